@@ -1,0 +1,375 @@
+// Package state is the core of tedee2mqtt: it keeps what is known about every lock and bridge and
+// turns each decoded Tedee event into the MQTT messages that describe the change. It does no I/O:
+// time comes in with every call and messages go out as return values, so it is tested without a
+// network.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// MaxLocks bounds how many locks one process tracks, so that a flood of invented serials cannot
+// grow memory without limit. A property manager with thousands of locks stays far below it.
+const MaxLocks = 10000
+
+// maxFutureSkew is how far ahead of our clock an event time may be before it is treated as "now"
+// for ordering. Without it, one event stamped by a bridge with a wrong clock (say, a year ahead)
+// would make every later, correct event look old and freeze the lock's state.
+const maxFutureSkew = 10 * time.Minute
+
+var (
+	// ErrStale means every fact in the event is older than what was already applied; nothing is
+	// published.
+	ErrStale = errors.New("older than the state already applied")
+	// ErrUnknownEvent means the event is not one tedee2mqtt understands; nothing is published.
+	ErrUnknownEvent = errors.New("unknown event")
+	// ErrTooManyLocks means the event names a new lock while MaxLocks are already tracked.
+	ErrTooManyLocks = errors.New("too many locks")
+)
+
+// Message is one MQTT publication.
+type Message struct {
+	Topic   string
+	Payload []byte
+	Retain  bool
+}
+
+// kind is a kind of fact that the ordering rule tracks separately: a late battery event must not
+// be dropped because a newer lock-status event arrived, and vice versa.
+type kind int
+
+const (
+	kindStatus kind = iota // state, jammed, door
+	kindBattery
+	kindCharging
+	kindConnection
+	numKinds
+)
+
+var kindNames = [numKinds]string{"status", "battery", "charging", "connection"}
+
+// Store holds the state of every lock and bridge seen. It is safe for concurrent use.
+type Store struct {
+	base    string
+	mu      sync.Mutex
+	locks   map[string]*lock
+	bridges map[string]*bridge
+}
+
+// New returns an empty store publishing under baseTopic (e.g. "tedee").
+func New(baseTopic string) *Store {
+	return &Store{base: baseTopic, locks: map[string]*lock{}, bridges: map[string]*bridge{}}
+}
+
+type lock struct {
+	serial     string
+	id         int64
+	deviceType int
+	bridge     string
+	state      *string
+	jammed     *bool
+	door       *string
+	battery    *int // nil: never reported or not known (255)
+	charging   *bool
+	connected  *bool
+	updatedAt  time.Time
+	newest     time.Time // the newest event time applied, any kind
+	// applied holds, per kind, the time of the newest event applied; seen says whether there was
+	// one, because a bridge with an unset clock sends year-1 times that are still valid.
+	applied [numKinds]time.Time
+	seen    [numKinds]bool
+}
+
+// accept applies the ordering rule: an event older than the newest applied of its kind is dropped.
+// An equal time is accepted, so a redelivered event is harmless and the documentation samples,
+// which all share one timestamp, apply in order.
+func (l *lock) accept(k kind, ts time.Time) bool {
+	if l.seen[k] && ts.Before(l.applied[k]) {
+		return false
+	}
+	l.applied[k], l.seen[k] = ts, true
+	return true
+}
+
+// fact names a per-fact topic.
+type fact string
+
+const (
+	factState     fact = "state"
+	factJammed    fact = "jammed"
+	factDoor      fact = "door"
+	factBattery   fact = "battery"
+	factCharging  fact = "charging"
+	factConnected fact = "connected"
+)
+
+// Apply applies an event received from the named bridge at time now and returns what to publish.
+func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Message, error) {
+	if !ev.Known() {
+		return nil, ErrUnknownEvent
+	}
+	ts := ev.Timestamp
+	if ts.After(now.Add(maxFutureSkew)) {
+		ts = now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ev.Name == tedee.EventBackendConnectionChanged {
+		return s.applyBridge(bridgeName, ev, ts, now)
+	}
+	l, ok := s.locks[ev.Serial]
+	if !ok {
+		if len(s.locks) >= MaxLocks {
+			return nil, ErrTooManyLocks
+		}
+		l = &lock{serial: ev.Serial}
+		s.locks[ev.Serial] = l
+	}
+	changed := l.apply(ev, ts)
+	if len(changed) == 0 && ev.Name != tedee.EventDeviceSettingsChanged {
+		return nil, ErrStale
+	}
+	if ev.DeviceID != 0 {
+		l.id = ev.DeviceID
+	}
+	if ev.DeviceType != 0 {
+		l.deviceType = ev.DeviceType
+	}
+	l.bridge = bridgeName
+	l.updatedAt = now
+	if ts.After(l.newest) {
+		l.newest = ts
+	}
+	msgs := make([]Message, 0, len(changed)+2)
+	for _, f := range changed {
+		msgs = append(msgs, s.factMessage(l, f))
+	}
+	return append(msgs, s.lockJSON(l), s.eventMessage(bridgeName, l, ev)), nil
+}
+
+// apply updates the facts the event carries that pass the ordering rule and returns those that
+// were applied.
+func (l *lock) apply(ev tedee.Event, ts time.Time) []fact {
+	var changed []fact
+	switch ev.Name {
+	case tedee.EventLockStatusChanged:
+		if !l.accept(kindStatus, ts) {
+			return nil
+		}
+		word := ev.State.Word()
+		l.state = &word
+		changed = append(changed, factState)
+		if ev.Jammed != nil {
+			l.jammed = ev.Jammed
+			changed = append(changed, factJammed)
+		}
+		if ev.DoorState != nil {
+			if door := ev.DoorState.Word(); door != "" {
+				l.door = &door
+				changed = append(changed, factDoor)
+			}
+		}
+	case tedee.EventBatteryLevelChanged:
+		if l.accept(kindBattery, ts) {
+			l.battery = nil
+			if tedee.BatteryKnown(*ev.Battery) {
+				l.battery = ev.Battery
+			}
+			changed = append(changed, factBattery)
+		}
+	case tedee.EventBatteryStartCharging, tedee.EventBatteryStopCharging:
+		if l.accept(kindCharging, ts) {
+			charging := ev.Name == tedee.EventBatteryStartCharging
+			l.charging = &charging
+			changed = append(changed, factCharging)
+		}
+	case tedee.EventBatteryFullyCharged:
+		// Fully charged means charging stopped at 100 %.
+		if l.accept(kindCharging, ts) {
+			charging := false
+			l.charging = &charging
+			changed = append(changed, factCharging)
+		}
+		if l.accept(kindBattery, ts) {
+			full := 100
+			l.battery = &full
+			changed = append(changed, factBattery)
+		}
+	case tedee.EventDeviceConnectionChanged:
+		if l.accept(kindConnection, ts) {
+			l.connected = ev.Connected
+			changed = append(changed, factConnected)
+		}
+	}
+	return changed
+}
+
+func (s *Store) topic(segment, leaf string) string { return s.base + "/" + segment + "/" + leaf }
+
+func (s *Store) factMessage(l *lock, f fact) Message {
+	var payload string
+	switch f {
+	case factState:
+		payload = *l.state
+	case factJammed:
+		payload = strconv.FormatBool(*l.jammed)
+	case factDoor:
+		payload = *l.door
+	case factBattery:
+		payload = "unknown"
+		if l.battery != nil {
+			payload = strconv.Itoa(*l.battery)
+		}
+	case factCharging:
+		payload = strconv.FormatBool(*l.charging)
+	case factConnected:
+		payload = strconv.FormatBool(*l.connected)
+	}
+	return Message{Topic: s.topic(l.serial, string(f)), Payload: []byte(payload), Retain: true}
+}
+
+// timeLayout is RFC 3339 with fixed milliseconds, the precision Tedee uses.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// LockJSON is the payload of <base>/<serial>/json: everything known about a lock. Facts never
+// reported are null.
+type LockJSON struct {
+	Serial    string  `json:"serial"`
+	ID        int64   `json:"id"`
+	Model     *string `json:"model"`
+	State     *string `json:"state"`
+	Jammed    *bool   `json:"jammed"`
+	Door      *string `json:"door"`
+	Battery   *int    `json:"battery"`
+	Charging  *bool   `json:"charging"`
+	Connected *bool   `json:"connected"`
+	Bridge    string  `json:"bridge"`
+	UpdatedAt string  `json:"updated_at"`
+	Timestamp string  `json:"timestamp"`
+	// Timestamps holds the newest event time applied per kind of fact (status, battery, charging,
+	// connection), so the ordering rule can survive a restart.
+	Timestamps map[string]string `json:"timestamps"`
+}
+
+func (s *Store) lockJSON(l *lock) Message {
+	j := LockJSON{
+		Serial: l.serial, ID: l.id, State: l.state, Jammed: l.jammed, Door: l.door,
+		Battery: l.battery, Charging: l.charging, Connected: l.connected, Bridge: l.bridge,
+		UpdatedAt: l.updatedAt.UTC().Format(timeLayout), Timestamp: l.newest.UTC().Format(timeLayout),
+		Timestamps: map[string]string{},
+	}
+	if l.deviceType != 0 {
+		model := tedee.Model(l.deviceType)
+		j.Model = &model
+	}
+	for k := kind(0); k < numKinds; k++ {
+		if l.seen[k] {
+			j.Timestamps[kindNames[k]] = l.applied[k].UTC().Format(timeLayout)
+		}
+	}
+	return Message{Topic: s.topic(l.serial, "json"), Payload: mustJSON(j), Retain: true}
+}
+
+// EventJSON is the payload of <base>/<serial>/event: the event as received, normalised so that
+// the three delivery formats give the same message, with the facts it carried as words.
+type EventJSON struct {
+	Event     string         `json:"event"`
+	Timestamp string         `json:"timestamp"`
+	Bridge    string         `json:"bridge"`
+	Serial    string         `json:"serial,omitempty"`
+	DeviceID  int64          `json:"device_id,omitempty"`
+	Model     string         `json:"model,omitempty"`
+	State     string         `json:"state,omitempty"`
+	Jammed    *bool          `json:"jammed,omitempty"`
+	Door      string         `json:"door,omitempty"`
+	Battery   *int           `json:"battery,omitempty"`
+	Connected *bool          `json:"connected,omitempty"`
+	Data      map[string]any `json:"data"`
+}
+
+func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message {
+	j := EventJSON{
+		Event: ev.Name, Timestamp: ev.Timestamp.UTC().Format(timeLayout), Bridge: bridgeName,
+		Serial: ev.Serial, DeviceID: ev.DeviceID, Jammed: ev.Jammed, Connected: ev.Connected, Data: ev.Data,
+	}
+	if ev.DeviceType != 0 {
+		j.Model = tedee.Model(ev.DeviceType)
+	}
+	if ev.State != nil {
+		j.State = ev.State.Word()
+	}
+	if ev.DoorState != nil {
+		j.Door = ev.DoorState.Word()
+	}
+	if ev.Battery != nil && tedee.BatteryKnown(*ev.Battery) {
+		j.Battery = ev.Battery
+	}
+	payload, err := json.Marshal(j)
+	if err != nil {
+		// Data came out of encoding/json and marshals back; should it ever not, the event is
+		// still worth publishing without it.
+		j.Data = nil
+		payload = mustJSON(j)
+	}
+	return Message{Topic: s.topic(l.serial, "event"), Payload: payload, Retain: false}
+}
+
+type bridge struct {
+	name      string
+	serial    string
+	connected *bool
+	updatedAt time.Time
+	applied   time.Time
+	seen      bool
+}
+
+// BridgeJSON is the payload of <base>/<bridge>/json.
+type BridgeJSON struct {
+	Name      string  `json:"name"`
+	Serial    *string `json:"serial"`
+	Connected *bool   `json:"connected"`
+	UpdatedAt string  `json:"updated_at"`
+	Timestamp string  `json:"timestamp"`
+}
+
+// applyBridge handles backend-connection-changed, which names no device: the bridge is the one
+// whose route received it.
+func (s *Store) applyBridge(name string, ev tedee.Event, ts, now time.Time) ([]Message, error) {
+	b, ok := s.bridges[name]
+	if !ok {
+		b = &bridge{name: name}
+		s.bridges[name] = b
+	}
+	if b.seen && ts.Before(b.applied) {
+		return nil, ErrStale
+	}
+	b.applied, b.seen = ts, true
+	b.connected = ev.Connected
+	b.updatedAt = now
+	segment := b.name
+	if b.serial != "" {
+		segment = b.serial
+	}
+	j := BridgeJSON{Name: b.name, Connected: b.connected,
+		UpdatedAt: now.UTC().Format(timeLayout), Timestamp: b.applied.UTC().Format(timeLayout)}
+	if b.serial != "" {
+		j.Serial = &b.serial
+	}
+	return []Message{
+		{Topic: s.topic(segment, "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true},
+		{Topic: s.topic(segment, "json"), Payload: mustJSON(j), Retain: true},
+	}, nil
+}
+
+// mustJSON marshals the payload types of this package, which hold only strings, numbers, booleans
+// and string maps and so cannot fail to marshal.
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
