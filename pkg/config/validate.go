@@ -1,0 +1,261 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	logLevels       = []string{"debug", "info", "warn", "error"}
+	logFormats      = []string{"json", "console"}
+	mqttSchemes     = []string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}
+	tokenModes      = []string{"encrypted", "plain"}
+	callbackMethods = []string{"POST", "GET", "GET+NO_PARAMS"}
+
+	topicSegment   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	bridgeName     = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	pathSecret     = regexp.MustCompile(`^[A-Za-z0-9_-]{16,}$`)
+	lockSerial     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	hostLabel      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$`)
+	maxBodyBytes   = int64(10 << 20)
+	maxClientIDLen = 65535
+)
+
+// Validate checks c and returns an errors.Join of every problem found, each
+// formatted "<yaml path>: <message>", or nil. It checks that configured TLS
+// files exist. A secret counts as set when either it or its *_file variant
+// is set; that both are set is reported by [Load], which reads the file.
+func (c Config) Validate() error {
+	return c.validate().err()
+}
+
+func (c Config) validate() problems {
+	var ps problems
+
+	if !slices.Contains(logLevels, c.Log.Level) {
+		ps.add("log.level", "must be one of %s (got %q)", strings.Join(logLevels, ", "), c.Log.Level)
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		ps.add("log.format", "must be one of %s (got %q)", strings.Join(logFormats, ", "), c.Log.Format)
+	}
+
+	if !validListen(c.HTTP.Listen) {
+		ps.add("http.listen", "must be host:port, e.g. \":8080\" (got %q)", c.HTTP.Listen)
+	}
+	if c.HTTP.MaxBodyBytes < 1 || c.HTTP.MaxBodyBytes > maxBodyBytes {
+		ps.add("http.max_body_bytes", "must be between 1 and %d (got %d)", maxBodyBytes, c.HTTP.MaxBodyBytes)
+	}
+
+	c.validateMQTT(&ps)
+
+	validateTopic(&ps, "homeassistant.discovery_prefix", c.HomeAssistant.DiscoveryPrefix)
+	validateTopic(&ps, "homeassistant.status_topic", c.HomeAssistant.StatusTopic)
+
+	c.validateBridges(&ps)
+	c.validateCloud(&ps)
+	return ps
+}
+
+func (c Config) validateMQTT(ps *problems) {
+	m := c.MQTT
+	if m.URL != "" {
+		u, err := url.Parse(m.URL)
+		switch {
+		case err != nil: // the parse error would echo the URL, which may hold a password
+			ps.add("mqtt.url", "must be a URL such as tcp://host:1883")
+		case !slices.Contains(mqttSchemes, u.Scheme):
+			ps.add("mqtt.url", "scheme must be one of %s (got %q)", strings.Join(mqttSchemes, ", "), u.Scheme)
+		case u.Hostname() == "":
+			ps.add("mqtt.url", "missing host")
+		}
+	} else if !validListen(m.EmbeddedListen) {
+		ps.add("mqtt.embedded_listen", "must be host:port, e.g. \"127.0.0.1:1883\" (got %q)", m.EmbeddedListen)
+	}
+	switch {
+	case m.ClientID == "":
+		ps.add("mqtt.client_id", "must not be empty")
+	case len(m.ClientID) > maxClientIDLen:
+		ps.add("mqtt.client_id", "must be at most %d bytes (got %d)", maxClientIDLen, len(m.ClientID))
+	}
+	if m.Username == "" && (m.Password != "" || m.PasswordFile != "") {
+		ps.add("mqtt.username", "required when mqtt.password is set")
+	}
+	if m.QoS < 0 || m.QoS > 2 {
+		ps.add("mqtt.qos", "must be 0, 1 or 2 (got %d)", m.QoS)
+	}
+	validateTopic(ps, "mqtt.base_topic", m.BaseTopic)
+
+	t := m.TLS
+	for _, f := range []struct{ path, file string }{
+		{"mqtt.tls.ca_file", t.CAFile},
+		{"mqtt.tls.cert_file", t.CertFile},
+		{"mqtt.tls.key_file", t.KeyFile},
+	} {
+		if f.file == "" {
+			continue
+		}
+		if _, err := os.Stat(f.file); err != nil {
+			ps.add(f.path, "%v", err)
+		}
+	}
+	if t.CertFile == "" && t.KeyFile != "" {
+		ps.add("mqtt.tls.cert_file", "required when mqtt.tls.key_file is set")
+	}
+	if t.KeyFile == "" && t.CertFile != "" {
+		ps.add("mqtt.tls.key_file", "required when mqtt.tls.cert_file is set")
+	}
+}
+
+func (c Config) validateBridges(ps *problems) {
+	first := map[string]int{}
+	for i, b := range c.Bridges {
+		p := fmt.Sprintf("bridges[%d]", i)
+		switch {
+		case b.Name == "":
+			ps.add(p+".name", "required")
+		case !bridgeName.MatchString(b.Name):
+			ps.add(p+".name", "must be 1-32 characters of [a-z0-9_-] (got %q)", b.Name)
+		case b.Name == "cloud":
+			ps.add(p+".name", "%q is reserved", b.Name)
+		default:
+			if j, dup := first[b.Name]; dup {
+				ps.add(p+".name", "duplicate of bridges[%d].name (%q)", j, b.Name)
+			} else {
+				first[b.Name] = i
+			}
+		}
+
+		if b.Host != "" && !validHost(b.Host) {
+			ps.add(p+".host", "must be a host name or IP address, optionally with :port, without scheme (got %q)", b.Host)
+		}
+		hasToken := b.Token != "" || b.TokenFile != ""
+		if b.Host != "" && !hasToken {
+			ps.add(p+".token", "required when %s.host is set", p)
+		}
+		if b.Host == "" && hasToken {
+			ps.add(p+".token", "requires %s.host (the token is only used for the Bridge API)", p)
+		}
+		if !slices.Contains(tokenModes, b.TokenMode) {
+			ps.add(p+".token_mode", `must be "encrypted" or "plain"`)
+		}
+		if b.PublicURL != "" {
+			if b.Host == "" {
+				ps.add(p+".public_url", "requires %s.host (the Bridge API registers the callback)", p)
+			}
+			if !validPublicURL(b.PublicURL) {
+				ps.add(p+".public_url", "must be an absolute http:// URL")
+			}
+		}
+		if !slices.Contains(callbackMethods, b.CallbackMethod) {
+			ps.add(p+".callback_method", "must be one of %s (got %q)", strings.Join(callbackMethods, ", "), b.CallbackMethod)
+		}
+		if b.PollInterval < 0 || (b.Host != "" && b.PollInterval != 0 && b.PollInterval < time.Second) {
+			ps.add(p+".poll_interval", "must be 0 (disabled) or at least 1s (got %v)", b.PollInterval)
+		}
+	}
+}
+
+func (c Config) validateCloud(ps *problems) {
+	cl := c.Cloud
+	if cl.Enabled && cl.PathSecret == "" && cl.PathSecretFile == "" {
+		ps.add("cloud.path_secret", "required when cloud.enabled is true")
+	}
+	if cl.PathSecret != "" && !pathSecret.MatchString(cl.PathSecret) {
+		ps.add("cloud.path_secret", "must be at least 16 characters of [A-Za-z0-9_-]")
+	}
+	ids := make([]string, 0, len(cl.Devices))
+	for id := range cl.Devices {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		p := joinMapKey("cloud.devices", id)
+		n, err := strconv.ParseInt(id, 10, 64)
+		switch {
+		case err != nil || n <= 0:
+			ps.add(p, "device id must be a positive integer")
+		case strconv.FormatInt(n, 10) != id:
+			ps.add(p, "device id must be a positive integer without leading zeros")
+		}
+		if !lockSerial.MatchString(cl.Devices[id]) {
+			ps.add(p, "must be a lock serial of [A-Za-z0-9_-], 1-64 characters")
+		}
+	}
+}
+
+func validateTopic(ps *problems, path, topic string) {
+	for seg := range strings.SplitSeq(topic, "/") {
+		if !topicSegment.MatchString(seg) {
+			ps.add(path, "must be topic segments of [A-Za-z0-9_-] separated by \"/\" (got %q)", topic)
+			return
+		}
+	}
+}
+
+// validListen reports whether s is a listen address host:port with a
+// numeric port 0-65535 and an empty, IP or host name host.
+func validListen(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || !validPort(port, 0) {
+		return false
+	}
+	return host == "" || validIP(host) || validHostname(host)
+}
+
+// validHost reports whether s is a host name or IP address, optionally with
+// :port (IPv6 in brackets when a port is given), without scheme or path.
+func validHost(s string) bool {
+	if s == "" || strings.ContainsAny(s, "/?#@ \t") {
+		return false
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if !validPort(port, 1) {
+			return false
+		}
+		if strings.Contains(host, ":") {
+			return validIP(host) // [v6]:port
+		}
+		return validIP(host) || validHostname(host)
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		return ok && strings.Contains(inner, ":") && validIP(inner)
+	}
+	return validIP(s) || validHostname(s)
+}
+
+func validIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+func validHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if !hostLabel.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func validPort(s string, lowest uint64) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n >= lowest
+}
+
+func validPublicURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Hostname() != ""
+}
