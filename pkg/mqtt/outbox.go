@@ -1,0 +1,134 @@
+package mqtt
+
+import (
+	"sync"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+)
+
+// outbox holds the messages not yet acknowledged by the broker. Retained messages are state: only
+// the newest per topic matters, so a new one replaces a pending one in place and an outage
+// converges to the latest state instead of replaying a backlog. Non-retained messages (events) are
+// kept in order up to maxEvents; beyond that the oldest is dropped and counted.
+type outbox struct {
+	mu        sync.Mutex
+	queue     []*entry
+	retained  map[string]*entry // pending retained entry per topic
+	events    int               // non-retained entries in queue
+	maxEvents int
+	dropped   uint64
+	// wake is signalled (without blocking) whenever messages are added.
+	wake chan struct{}
+}
+
+type entry struct {
+	msg state.Message
+}
+
+func newOutbox(maxEvents int) *outbox {
+	return &outbox{retained: map[string]*entry{}, maxEvents: maxEvents, wake: make(chan struct{}, 1)}
+}
+
+// push adds messages and returns how many events it had to drop to stay within the bound.
+func (o *outbox) push(msgs ...state.Message) (dropped int) {
+	o.mu.Lock()
+	for _, m := range msgs {
+		if m.Retain {
+			if e, ok := o.retained[m.Topic]; ok {
+				e.msg = m
+				continue
+			}
+			e := &entry{msg: m}
+			o.retained[m.Topic] = e
+			o.queue = append(o.queue, e)
+			continue
+		}
+		if o.events >= o.maxEvents {
+			o.dropOldestEvent()
+			dropped++
+		}
+		o.queue = append(o.queue, &entry{msg: m})
+		o.events++
+	}
+	o.dropped += uint64(dropped)
+	o.mu.Unlock()
+	o.signal()
+	return dropped
+}
+
+// signal wakes the sender without blocking.
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) dropOldestEvent() {
+	for i, e := range o.queue {
+		if !e.msg.Retain {
+			o.queue = append(o.queue[:i], o.queue[i+1:]...)
+			o.events--
+			return
+		}
+	}
+}
+
+// take removes up to n messages from the head of the queue. A retained message taken is no longer
+// pending: a newer one for the same topic queues behind it.
+func (o *outbox) take(n int) []*entry {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n > len(o.queue) {
+		n = len(o.queue)
+	}
+	batch := make([]*entry, n)
+	copy(batch, o.queue[:n])
+	o.queue = o.queue[n:]
+	for _, e := range batch {
+		if e.msg.Retain {
+			delete(o.retained, e.msg.Topic)
+		} else {
+			o.events--
+		}
+	}
+	return batch
+}
+
+// requeue puts back, at the head and in their order, messages the broker did not acknowledge. A
+// retained one superseded by a newer pending value is dropped: the newer value will be sent.
+func (o *outbox) requeue(failed []*entry) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	keep := make([]*entry, 0, len(failed))
+	for _, e := range failed {
+		if e.msg.Retain {
+			if _, superseded := o.retained[e.msg.Topic]; superseded {
+				continue
+			}
+			o.retained[e.msg.Topic] = e
+		} else {
+			o.events++
+		}
+		keep = append(keep, e)
+	}
+	o.queue = append(keep, o.queue...)
+	for o.events > o.maxEvents {
+		o.dropOldestEvent()
+		o.dropped++
+	}
+}
+
+// len returns the number of pending messages.
+func (o *outbox) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue)
+}
+
+// droppedEvents returns how many events were dropped over the bound so far.
+func (o *outbox) droppedEvents() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.dropped
+}

@@ -1,0 +1,266 @@
+// Package webhook is the HTTP adapter (echo v4): it receives Tedee Bridge webhooks in their three
+// delivery formats, authenticates and decodes them, and hands the events to an EventHandler. It
+// also serves the health endpoints.
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// DefaultBridge is the bridge name used for webhooks to /webhook when no bridge is configured.
+const DefaultBridge = "default"
+
+// shutdownTimeout bounds how long Run waits for requests in flight once asked to stop.
+const shutdownTimeout = 10 * time.Second
+
+// EventHandler receives every decoded event. The errors of package state are understood:
+// ErrStale and ErrUnknownEvent are accepted (204) but logged; ErrTooManyLocks is a 503.
+type EventHandler interface {
+	HandleEvent(ctx context.Context, bridge string, ev tedee.Event) error
+}
+
+// Options configures the server.
+type Options struct {
+	Listen       string
+	Secret       string   // when set, webhooks need "Authorization: Bearer <Secret>"
+	MaxBodyBytes int64    // larger bodies get 413
+	Bridges      []string // names accepted in /webhook/<name>; empty: only DefaultBridge
+	// Ready reports whether the service can deliver (the MQTT connection is up), for /readyz.
+	Ready func() bool
+}
+
+// Server serves the webhook and health endpoints.
+type Server struct {
+	opts    Options
+	bridges map[string]bool
+	secret  [sha256.Size]byte
+	handler EventHandler
+	log     *zap.Logger
+	ln      net.Listener
+	http    *http.Server
+}
+
+// New binds the listener at once, so that a port in use is reported at startup and tests can
+// listen on port 0 and ask Addr.
+func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
+	s := &Server{opts: opts, bridges: map[string]bool{}, handler: handler, log: log}
+	for _, name := range opts.Bridges {
+		s.bridges[name] = true
+	}
+	if len(opts.Bridges) == 0 {
+		s.bridges[DefaultBridge] = true
+	}
+	// Comparing fixed-size digests keeps the comparison constant-time whatever the lengths.
+	s.secret = sha256.Sum256([]byte(opts.Secret))
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRemoteIP: true,
+		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
+			// The path only: a GET callback's query string is the event, which is logged below at
+			// debug, and headers (Authorization) are never logged.
+			log.Debug("request", zap.String("method", v.Method), zap.String("path", v.URIPath),
+				zap.Int("status", v.Status), zap.Duration("latency", v.Latency), zap.String("remote", v.RemoteIP))
+			return nil
+		},
+	}))
+	for _, path := range []string{"/webhook", "/webhook/*"} {
+		e.GET(path, s.webhook)
+		e.POST(path, s.webhook)
+	}
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler: e,
+		// A slow or silent client must not hold a connection: bridges send small requests at once.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Run serves until ctx is done, then stops accepting, lets requests in flight finish (bounded by
+// shutdownTimeout) and returns.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.opts.Ready != nil && !s.opts.Ready() {
+		return c.String(http.StatusServiceUnavailable, "mqtt not connected\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// webhook serves every bridge delivery format:
+//
+//	POST /webhook/<bridge>                       JSON body
+//	GET  /webhook/<bridge>?event=…&timestamp=…   query string
+//	GET  /webhook/<bridge>/event=…/timestamp=…   path segments (GET+NO_PARAMS)
+//
+// and the same without /<bridge> for the default bridge when none is configured.
+func (s *Server) webhook(c echo.Context) error {
+	req := c.Request()
+	// The secret is checked before anything else so that a stranger learns nothing, not even
+	// which bridge names exist.
+	if s.opts.Secret != "" && !s.authorized(req.Header.Get("Authorization")) {
+		return jsonError(c, http.StatusUnauthorized, "missing or wrong bearer token")
+	}
+	bridge, tail := s.route(req.URL.EscapedPath())
+	if !s.bridges[bridge] {
+		return jsonError(c, http.StatusNotFound, fmt.Sprintf("unknown bridge %s", strconv.Quote(truncate(bridge))))
+	}
+	var ev tedee.Event
+	var err error
+	switch {
+	case req.Method == http.MethodPost && tail == "":
+		body, status, rerr := s.readBody(c)
+		if rerr != nil {
+			return jsonError(c, status, rerr.Error())
+		}
+		ev, err = tedee.DecodeJSON(body)
+	case req.Method == http.MethodPost:
+		return jsonError(c, http.StatusNotFound, "POST webhooks go to /webhook/<bridge> with a JSON body")
+	case tail != "":
+		ev, err = tedee.DecodePath(tail)
+	default:
+		ev, err = tedee.DecodeQuery(req.URL.RawQuery)
+	}
+	if err != nil {
+		s.log.Info("rejected malformed webhook", zap.String("bridge", bridge), zap.Error(err))
+		return jsonError(c, http.StatusBadRequest, err.Error())
+	}
+	log := s.log.With(zap.String("bridge", bridge), zap.String("event", ev.Name), zap.String("serial", ev.Serial))
+	switch err := s.handler.HandleEvent(req.Context(), bridge, ev); {
+	case err == nil:
+		log.Debug("webhook applied", zap.Time("timestamp", ev.Timestamp))
+	case errors.Is(err, state.ErrUnknownEvent):
+		// Accepted so the bridge does not retry, but never published as if we knew what it meant.
+		log.Info("ignored unknown event")
+	case errors.Is(err, state.ErrStale):
+		log.Info("dropped out-of-order event", zap.Time("timestamp", ev.Timestamp))
+	case errors.Is(err, state.ErrTooManyLocks):
+		log.Warn("refused event for a new lock", zap.Error(err))
+		return jsonError(c, http.StatusServiceUnavailable, err.Error())
+	default:
+		log.Error("handle event", zap.Error(err))
+		return jsonError(c, http.StatusInternalServerError, "internal error")
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// route splits the escaped path after /webhook into the bridge name and the rest. A first segment
+// with "=" is already a GET+NO_PARAMS pair: the request went to the bare /webhook.
+func (s *Server) route(escapedPath string) (bridge, tail string) {
+	rest := strings.TrimPrefix(escapedPath, "/webhook")
+	rest = strings.TrimPrefix(rest, "/")
+	first, after, hasTail := strings.Cut(rest, "/")
+	if first == "" || strings.Contains(first, "=") {
+		return DefaultBridge, strings.TrimPrefix(escapedPath, "/webhook")
+	}
+	if hasTail {
+		tail = "/" + after
+	}
+	return first, tail
+}
+
+func (s *Server) authorized(header string) bool {
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], s.secret[:]) == 1
+}
+
+// readBody reads at most MaxBodyBytes; more is a 413, whether announced by Content-Length or not.
+func (s *Server) readBody(c echo.Context) ([]byte, int, error) {
+	req := c.Request()
+	if req.ContentLength > s.opts.MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.opts.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.opts.MaxBodyBytes)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+	}
+	return body, 0, nil
+}
+
+// handleError replaces echo's default so that every error body is {"error": "..."}.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status, msg = he.Code, strings.ToLower(fmt.Sprint(he.Message))
+	} else {
+		s.log.Error("request failed", zap.Error(err))
+	}
+	if err := jsonError(c, status, msg); err != nil {
+		s.log.Debug("write error response", zap.Error(err))
+	}
+}
+
+func jsonError(c echo.Context, status int, msg string) error {
+	return c.JSON(status, map[string]string{"error": msg})
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
