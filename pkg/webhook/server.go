@@ -200,15 +200,17 @@ func (s *Server) webhook(c echo.Context) error {
 // with "=" is already a GET+NO_PARAMS pair: the request went to the bare /webhook.
 func (s *Server) route(escapedPath string) (bridge, tail string) {
 	rest := strings.TrimPrefix(escapedPath, "/webhook")
-	rest = strings.TrimPrefix(rest, "/")
-	first, after, hasTail := strings.Cut(rest, "/")
+	first, after, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
 	if first == "" || strings.Contains(first, "=") {
-		return DefaultBridge, strings.TrimPrefix(escapedPath, "/webhook")
+		bridge, after = DefaultBridge, rest
+	} else {
+		bridge = first
 	}
-	if hasTail {
-		tail = "/" + after
+	// A trailing "/" (as in a callback URL typed with one) carries no pairs.
+	if strings.Trim(after, "/") != "" {
+		tail = "/" + strings.TrimPrefix(after, "/")
 	}
-	return first, tail
+	return bridge, tail
 }
 
 func (s *Server) authorized(header string) bool {

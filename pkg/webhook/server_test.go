@@ -120,6 +120,8 @@ func TestDefaultBridgeWithoutConfig(t *testing.T) {
 		{"GET", "/webhook" + fixture(t, "device-connection-changed.get"), ""},
 		{"GET", "/webhook" + fixture(t, "device-connection-changed.noparams"), ""},
 		{"POST", "/webhook/default", fixture(t, "device-connection-changed.json")},
+		{"POST", "/webhook/", fixture(t, "device-connection-changed.json")},
+		{"POST", "/webhook/default/", fixture(t, "device-connection-changed.json")},
 	} {
 		if r := do(t, req.method, base+req.path, req.body); r.status != 204 {
 			t.Errorf("%s %s: %d %s", req.method, req.path, r.status, r.body)
@@ -130,8 +132,8 @@ func TestDefaultBridgeWithoutConfig(t *testing.T) {
 			t.Errorf("event %q not attributed to bridge %q", e, DefaultBridge)
 		}
 	}
-	if n := len(rec.got()); n != 4 {
-		t.Errorf("%d events, want 4", n)
+	if n := len(rec.got()); n != 6 {
+		t.Errorf("%d events, want 6", n)
 	}
 }
 

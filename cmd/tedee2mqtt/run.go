@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/broker"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/webhook"
+)
+
+// Set at build time: go build -ldflags "-X main.version=1.2.3 -X main.commit=abc123".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// defaultConfigPath is used when -config is not given and the file exists.
+const defaultConfigPath = "config.yaml"
+
+// drainTimeout bounds how long shutdown waits for the broker to take what is pending.
+const drainTimeout = 5 * time.Second
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+	flags := flag.NewFlagSet("tedee2mqtt", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	configPath := flags.String("config", "", "configuration file (default ./config.yaml if it exists, else built-in defaults)")
+	checkConfig := flags.Bool("check-config", false, "validate the configuration, print every problem and exit")
+	showVersion := flags.Bool("version", false, "print version information and exit")
+	healthcheck := flags.Bool("healthcheck", false, "GET /healthz on the configured listen address; exit 0 if healthy")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", flags.Arg(0))
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	}
+
+	path := *configPath
+	if path == "" {
+		if _, err := os.Stat(defaultConfigPath); err == nil {
+			path = defaultConfigPath
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("check for %s: %w", defaultConfigPath, err)
+		}
+	}
+	cfg, err := config.Load(path, environ)
+	if *checkConfig {
+		return reportConfig(stdout, stderr, path, err)
+	}
+	if err != nil {
+		problems := config.Problems(err)
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		return fmt.Errorf("invalid configuration (%d problems, listed above)", len(problems))
+	}
+	if *healthcheck {
+		return checkHealth(ctx, cfg.HTTP.Listen)
+	}
+
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
+	log.Info("starting", zap.String("version", version), zap.String("config", path))
+	return serve(ctx, cfg, log)
+}
+
+func reportConfig(stdout, stderr io.Writer, path string, err error) error {
+	name := path
+	if name == "" {
+		name = "built-in defaults"
+	}
+	if err != nil {
+		problems := config.Problems(err)
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		return fmt.Errorf("%s: %d problems", name, len(problems))
+	}
+	fmt.Fprintf(stdout, "%s: configuration is valid\n", name)
+	return nil
+}
+
+// serve runs the service until ctx is done, then shuts down in order: stop accepting webhooks and
+// finish those in flight, deliver what is pending, publish offline, disconnect.
+func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	brokerURL := cfg.MQTT.URL
+	if brokerURL == "" {
+		b, err := broker.Start(cfg.MQTT.EmbeddedListen, log.Named("broker"))
+		if err != nil {
+			return fmt.Errorf("start embedded broker: %w", err)
+		}
+		defer b.Close()
+		brokerURL = "tcp://" + b.Addr()
+	}
+	opts := mqtt.Options{
+		URL: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status",
+	}
+	if t := cfg.MQTT.TLS; t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify {
+		tlsConf, err := mqtt.TLSConfig(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
+		if err != nil {
+			return fmt.Errorf("mqtt tls: %w", err)
+		}
+		opts.TLS = tlsConf
+	}
+	client := mqtt.Dial(opts, log.Named("mqtt"))
+
+	names := make([]string, len(cfg.Bridges))
+	for i, b := range cfg.Bridges {
+		names[i] = b.Name
+	}
+	core := &dispatcher{store: state.New(cfg.MQTT.BaseTopic), publish: client.Publish, now: time.Now}
+	srv, err := webhook.New(webhook.Options{
+		Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Bridges: names, Ready: client.Connected,
+	}, core, log.Named("http"))
+	if err != nil {
+		_ = client.Close(0)
+		return err
+	}
+	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
+		zap.Bool("secret_required", cfg.HTTP.Secret != ""))
+
+	runErr := srv.Run(ctx)
+	log.Info("shutting down", zap.Int("pending_messages", client.Pending()))
+	if err := client.Close(drainTimeout); err != nil {
+		log.Error("messages lost at shutdown", zap.Error(err))
+	}
+	return runErr
+}
+
+// dispatcher connects the webhook adapter to the core and the core to the broker.
+type dispatcher struct {
+	store   *state.Store
+	publish func(...state.Message)
+	now     func() time.Time
+}
+
+func (d *dispatcher) HandleEvent(_ context.Context, bridge string, ev tedee.Event) error {
+	msgs, err := d.store.Apply(bridge, ev, d.now())
+	if err != nil {
+		return err
+	}
+	d.publish(msgs...)
+	return nil
+}
+
+func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if c.Format == "console" {
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), level)), nil
+}
+
+// checkHealth is -healthcheck: the distroless image has no shell or curl for a HEALTHCHECK.
+func checkHealth(ctx context.Context, listen string) error {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("http.listen %q: %w", listen, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s", resp.Status)
+	}
+	return nil
+}
+
+func versionString() string {
+	rev := commit
+	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	return fmt.Sprintf("tedee2mqtt %s (commit %s, %s)", version, rev, runtime.Version())
+}

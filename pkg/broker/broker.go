@@ -1,0 +1,115 @@
+// Package broker runs an embedded MQTT broker (mochi-mqtt) so that tedee2mqtt works on a machine that
+// has no MQTT broker installed: when no external MQTT URL is configured the service starts one of these
+// and Home Assistant, mosquitto_sub, etc. connect to it like to any other broker.
+//
+// Security: the embedded broker accepts anonymous clients and grants every client read and write
+// access to every topic. It is meant for a single host or a trusted LAN test setup; bind it to a
+// loopback address unless other machines really need to reach it, and use a real broker (with
+// authentication, and TLS where needed) for anything else.
+//
+// Retained messages are kept in memory only: they survive client reconnects but not a restart of
+// the process. tedee2mqtt republishes its retained state on start, so that is sufficient.
+package broker
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"go.uber.org/zap"
+)
+
+// listenerID names the single TCP listener inside mochi; it only shows up in mochi's log lines.
+const listenerID = "tcp"
+
+// Broker is a running embedded MQTT broker. Create it with Start and stop it with Close.
+type Broker struct {
+	server *mqtt.Server
+	addr   string
+	log    *zap.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start listens synchronously on addr (host:port; "127.0.0.1:0" picks a free port, see Addr), so that
+// a port conflict is reported here rather than logged from a goroutine, then serves clients in the
+// background until Close.
+//
+// Anonymous clients are allowed and may publish and subscribe to every topic (see the package doc):
+// the embedded broker is for a single host / LAN test setup.
+//
+// mochi's own log output is routed through log (see newSlogLogger for the level mapping); a nil log
+// discards it.
+func Start(addr string, log *zap.Logger) (*Broker, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("broker")
+
+	// Listen ourselves instead of letting mochi's TCP listener do it: we get the error synchronously
+	// and learn the actual port when addr ends in ":0".
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded MQTT broker: listen on %s: %w", addr, err)
+	}
+
+	caps := mqtt.NewDefaultServerCapabilities()
+	// mochi's default (24 h) is not only an upper bound for MQTT 5 message expiry: it also forcibly
+	// deletes every retained message older than that, whatever protocol version published it. Retained
+	// state (Home Assistant discovery, lock state) must stay until it is replaced, so make the bound
+	// effectively infinite. It must not be 0: mochi then stamps MQTT 5 acks with an expiry of "now",
+	// which drops in-flight QoS 2 handshakes after a second.
+	caps.MaximumMessageExpiryInterval = math.MaxInt32
+
+	server := mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       newSlogLogger(log),
+	})
+
+	// mochi rejects every connection unless an auth hook allows it; AllowHook accepts everyone
+	// (anonymous access is intended, see the package doc).
+	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("embedded MQTT broker: add allow-all auth hook: %w", err)
+	}
+	if err := server.AddListener(listeners.NewNet(listenerID, ln)); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("embedded MQTT broker: add listener on %s: %w", ln.Addr(), err)
+	}
+	// Serve does not block: it starts the accept loop and housekeeping goroutines and returns.
+	if err := server.Serve(); err != nil {
+		_ = server.Close() // closes the listener too
+		return nil, fmt.Errorf("embedded MQTT broker: serve on %s: %w", ln.Addr(), err)
+	}
+
+	b := &Broker{server: server, addr: ln.Addr().String(), log: log}
+	log.Info("embedded MQTT broker listening (anonymous access allowed)",
+		zap.String("addr", b.addr),
+		zap.String("mochi_version", mqtt.Version))
+	return b, nil
+}
+
+// Addr returns the address the broker is bound to, e.g. "127.0.0.1:41234" (with the real port when
+// Start was given port 0).
+func (b *Broker) Addr() string {
+	return b.addr
+}
+
+// Close stops accepting connections, disconnects all clients and releases the port. Retained messages
+// are lost. It is safe to call more than once (mochi's own Close panics on a second call) and from
+// several goroutines; later calls return the first call's result.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		if err := b.server.Close(); err != nil {
+			b.closeErr = fmt.Errorf("embedded MQTT broker: close %s: %w", b.addr, err)
+			return
+		}
+		b.log.Info("embedded MQTT broker stopped", zap.String("addr", b.addr))
+	})
+	return b.closeErr
+}
