@@ -430,3 +430,46 @@ func TestBinarySIGTERM(t *testing.T) {
 		t.Errorf("after SIGTERM: status=%q state=%q, want offline and locked", retained["tedee/status"], retained["tedee/SIG-1/state"])
 	}
 }
+
+func TestCommandLine(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("mqtt:\n  urll: x\nbridges:\n  - name: home\n    token_mode: foo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                string
+		args, environ       []string
+		wantErr             string
+		wantOut, wantStderr string
+	}{
+		{name: "version", args: []string{"-version"}, wantOut: "tedee2mqtt dev (commit "},
+		{name: "example config is valid", args: []string{"-check-config", "-config", "../../config.example.yaml"},
+			wantOut: "../../config.example.yaml: configuration is valid\n"},
+		{name: "every problem with its path", args: []string{"-check-config", "-config", bad},
+			wantErr: bad + ": 2 problems", wantStderr: "mqtt.urll: unknown key\nbridges[0].token_mode: must be \"encrypted\" or \"plain\"\n"},
+		{name: "env problems too", args: []string{"-check-config", "-config", "../../config.example.yaml"},
+			environ: []string{"TEDEE2MQTT_MQTT_QOS=7", "TEDEE2MQTT_HTTP_SECRET=hunter2-secret"},
+			wantErr: "1 problems", wantStderr: "mqtt.qos: must be 0, 1 or 2 (got 7)\n"},
+		{name: "explicit missing file", args: []string{"-config", "/nonexistent/config.yaml"}, wantErr: "invalid configuration"},
+		{name: "invalid config refuses to run", args: []string{"-config", bad}, wantErr: "invalid configuration (2 problems, listed above)"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tt.args, &out, &errOut, tt.environ)
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("run(%q) = %v, want error containing %q", tt.args, err, tt.wantErr)
+			}
+			if !strings.HasPrefix(out.String(), tt.wantOut) {
+				t.Errorf("stdout = %q, want prefix %q", out.String(), tt.wantOut)
+			}
+			if tt.wantStderr != "" && errOut.String() != tt.wantStderr {
+				t.Errorf("stderr = %q, want %q", errOut.String(), tt.wantStderr)
+			}
+			if strings.Contains(out.String()+errOut.String(), "hunter2") {
+				t.Errorf("a secret was printed")
+			}
+		})
+	}
+}

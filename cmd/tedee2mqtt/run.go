@@ -146,6 +146,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
 		zap.Bool("secret_required", cfg.HTTP.Secret != ""))
+	warnNotYetImplemented(cfg, log)
 
 	runErr := srv.Run(ctx)
 	log.Info("shutting down", zap.Int("pending_messages", client.Pending()))
@@ -153,6 +154,23 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Error("messages lost at shutdown", zap.Error(err))
 	}
 	return runErr
+}
+
+// warnNotYetImplemented says which configured features this version does not act on yet, so a
+// user is never left wondering why a setting has no effect.
+func warnNotYetImplemented(cfg config.Config, log *zap.Logger) {
+	for _, b := range cfg.Bridges {
+		if b.Host != "" {
+			log.Warn("the Bridge API (sync, commands, callback registration) is not implemented in this version; only webhooks are used",
+				zap.String("bridge", b.Name))
+		}
+	}
+	if cfg.Cloud.Enabled {
+		log.Warn("Tedee Cloud webhooks are not implemented in this version; cloud settings are ignored")
+	}
+	if cfg.HomeAssistant.Enabled {
+		log.Info("Home Assistant discovery is not implemented in this version; state topics are published")
+	}
 }
 
 // dispatcher connects the webhook adapter to the core and the core to the broker.

@@ -1,5 +1,5 @@
 // Package brokertest starts an MQTT broker for tests: a real Mosquitto process on a free loopback
-// port, or — only when mosquitto is not installed and neither CI nor TEDEE2MQTT_REQUIRE_MOSQUITTO
+// port, or — only when mosquitto is not installed and neither CI nor REQUIRE_MOSQUITTO
 // is set in the environment — the embedded broker (pkg/broker), so tests still run on a laptop.
 // In CI a missing mosquitto is a test failure, never a skip.
 //
@@ -34,7 +34,7 @@ const (
 	KindEmbedded  = "embedded"
 
 	// RequireMosquittoEnv, when non-empty, turns a missing mosquitto into a test failure (as CI does).
-	RequireMosquittoEnv = "TEDEE2MQTT_REQUIRE_MOSQUITTO"
+	RequireMosquittoEnv = "REQUIRE_MOSQUITTO"
 
 	// startTimeout bounds how long Start waits for the broker to accept TCP connections.
 	startTimeout = 10 * time.Second

@@ -49,7 +49,6 @@ func Start(addr string, log *zap.Logger) (*Broker, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log = log.Named("broker")
 
 	// Listen ourselves instead of letting mochi's TCP listener do it: we get the error synchronously
 	// and learn the actual port when addr ends in ":0".
