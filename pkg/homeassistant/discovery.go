@@ -1,0 +1,294 @@
+// Package homeassistant builds Home Assistant MQTT discovery configs for Tedee locks and bridges.
+// It uses single-component discovery (one retained config per entity), which every Home Assistant
+// since 2024.10 (the lock's open/opening states) understands and which lets one entity be removed
+// on its own with an empty retained config. It does no I/O.
+package homeassistant
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// Options describe where discovery goes and what the entities point at.
+type Options struct {
+	Prefix  string // discovery prefix, e.g. "homeassistant"
+	Base    string // tedee2mqtt's base topic, e.g. "tedee"
+	QoS     int
+	Version string // tedee2mqtt's version, for origin
+}
+
+// SupportURL is where origin.support_url points.
+const SupportURL = "https://github.com/tedee2mqtt/tedee2mqtt"
+
+// Lock is what discovery needs to know about a lock.
+type Lock struct {
+	Serial     string
+	Model      string // lock_pro, lock_go, type_<n>, or "" while unknown
+	Name       string // from the Bridge API; "" when unknown
+	Firmware   string // "" when unknown
+	Bridge     string // name of the bridge it was last heard through
+	CanPull    bool   // pull spring enabled, or seen pulling
+	DoorPaired bool   // a door sensor has reported a paired state
+}
+
+// Bridge is what discovery needs to know about a bridge.
+type Bridge struct {
+	Name     string
+	Serial   string // "" until the Bridge API reports it
+	Firmware string
+	Segment  string // its topic segment: the serial when known, else the name
+}
+
+// Config is one entity's discovery config.
+type Config struct {
+	Topic   string
+	Payload []byte
+}
+
+// lockStateTemplate maps the json snapshot to Home Assistant lock states: jammed wins, pulled and
+// unpulling are open, pulling is opening, semi_locked is unlocked (it is not locked), and every
+// state that says nothing certain (uncalibrated, calibrating, unknown, updating) is "None", which
+// Home Assistant shows as unknown.
+const lockStateTemplate = "{% set s = value_json.state %}" +
+	"{% if value_json.jammed %}JAMMED" +
+	"{% elif s == 'locked' %}LOCKED" +
+	"{% elif s in ['unlocked', 'semi_locked'] %}UNLOCKED" +
+	"{% elif s == 'unlocking' %}UNLOCKING" +
+	"{% elif s == 'locking' %}LOCKING" +
+	"{% elif s in ['pulled', 'unpulling'] %}OPEN" +
+	"{% elif s == 'pulling' %}OPENING" +
+	"{% else %}None{% endif %}"
+
+// Entity names a kind of entity; it is the last part of unique_id and object_id.
+type Entity string
+
+// The entities of a lock and of a bridge.
+const (
+	EntityLock         Entity = "lock"
+	EntityBattery      Entity = "battery"
+	EntityCharging     Entity = "charging"
+	EntityConnectivity Entity = "connectivity"
+	EntityJammed       Entity = "jammed"
+	EntityDoor         Entity = "door"
+	EntityLockState    Entity = "lock_state"
+	EntityCloud        Entity = "cloud"
+)
+
+// LockEntities lists every entity a lock can have, in publishing order.
+var LockEntities = []Entity{EntityLock, EntityBattery, EntityCharging, EntityConnectivity,
+	EntityJammed, EntityDoor, EntityLockState}
+
+type device struct {
+	Identifiers  []string `json:"identifiers"`
+	Manufacturer string   `json:"manufacturer"`
+	Model        string   `json:"model"`
+	Name         string   `json:"name"`
+	SerialNumber string   `json:"serial_number,omitempty"`
+	SwVersion    string   `json:"sw_version,omitempty"`
+	ViaDevice    string   `json:"via_device,omitempty"`
+}
+
+type origin struct {
+	Name       string `json:"name"`
+	SwVersion  string `json:"sw_version"`
+	SupportURL string `json:"support_url"`
+}
+
+type availability struct {
+	Topic               string `json:"topic"`
+	PayloadAvailable    string `json:"payload_available,omitempty"`
+	PayloadNotAvailable string `json:"payload_not_available,omitempty"`
+}
+
+// entity is the union of the keys used here; omitempty leaves out what a component does not take.
+type entity struct {
+	Name             *string        `json:"name"` // null: the entity is named after its device
+	UniqueID         string         `json:"unique_id"`
+	DefaultEntityID  string         `json:"default_entity_id"`
+	Device           device         `json:"device"`
+	Origin           origin         `json:"origin"`
+	Availability     []availability `json:"availability"`
+	AvailabilityMode string         `json:"availability_mode,omitempty"`
+	StateTopic       string         `json:"state_topic"`
+	ValueTemplate    string         `json:"value_template,omitempty"`
+	CommandTopic     string         `json:"command_topic,omitempty"`
+	PayloadLock      string         `json:"payload_lock,omitempty"`
+	PayloadUnlock    string         `json:"payload_unlock,omitempty"`
+	PayloadOpen      string         `json:"payload_open,omitempty"`
+	PayloadOn        string         `json:"payload_on,omitempty"`
+	PayloadOff       string         `json:"payload_off,omitempty"`
+	DeviceClass      string         `json:"device_class,omitempty"`
+	StateClass       string         `json:"state_class,omitempty"`
+	Unit             string         `json:"unit_of_measurement,omitempty"`
+	Options          []string       `json:"options,omitempty"`
+	EntityCategory   string         `json:"entity_category,omitempty"`
+	QoS              int            `json:"qos"`
+	Retain           *bool          `json:"retain,omitempty"`
+}
+
+// idPrefix turns the base topic into the first part of every unique_id and identifier, so two
+// instances with different base topics never collide: "tedee" → "tedee", "home/tedee" →
+// "home_tedee".
+func (o Options) idPrefix() string { return strings.ReplaceAll(o.Base, "/", "_") }
+
+var notEntityID = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// entityID makes the object part of an entity id: lower case, [a-z0-9_] only.
+func entityID(s string) string { return notEntityID.ReplaceAllString(strings.ToLower(s), "_") }
+
+// UniqueID returns the unique_id of a lock's or bridge's entity.
+func (o Options) UniqueID(id string, e Entity) string {
+	return o.idPrefix() + "_" + id + "_" + string(e)
+}
+
+// ConfigTopic returns the discovery topic of an entity; the object id is its unique_id, as Home
+// Assistant recommends.
+func (o Options) ConfigTopic(component, uniqueID string) string {
+	return o.Prefix + "/" + component + "/" + uniqueID + "/config"
+}
+
+func (o Options) origin() origin {
+	return origin{Name: "tedee2mqtt", SwVersion: o.Version, SupportURL: SupportURL}
+}
+
+// BridgeIdentifier is the device identifier of a bridge, which locks name as via_device.
+func (o Options) BridgeIdentifier(name string) string { return o.idPrefix() + "_bridge_" + name }
+
+func (o Options) lockDevice(l Lock) device {
+	model := "Lock"
+	switch {
+	case l.Model == "lock_pro":
+		model = "Lock PRO"
+	case l.Model == "lock_go":
+		model = "Lock GO"
+	case strings.HasPrefix(l.Model, "type_"):
+		model = "Device type " + strings.TrimPrefix(l.Model, "type_")
+	}
+	name := l.Name
+	if name == "" {
+		name = "Tedee " + model + " " + l.Serial
+	}
+	d := device{Identifiers: []string{o.idPrefix() + "_" + l.Serial}, Manufacturer: "Tedee", Model: model,
+		Name: name, SerialNumber: l.Serial, SwVersion: l.Firmware}
+	if l.Bridge != "" {
+		d.ViaDevice = o.BridgeIdentifier(l.Bridge)
+	}
+	return d
+}
+
+// Component returns the Home Assistant component of an entity.
+func Component(e Entity) string {
+	switch e {
+	case EntityLock:
+		return "lock"
+	case EntityBattery, EntityLockState:
+		return "sensor"
+	default:
+		return "binary_sensor"
+	}
+}
+
+// LockWants reports whether a lock should have an entity: charging only on a Lock PRO (a GO
+// cannot charge), the door only once a door sensor has reported a paired state.
+func LockWants(l Lock, e Entity) bool {
+	switch e {
+	case EntityCharging:
+		return l.Model == "lock_pro"
+	case EntityDoor:
+		return l.DoorPaired
+	}
+	return true
+}
+
+// LockConfig returns the discovery config of one entity of a lock.
+func (o Options) LockConfig(l Lock, e Entity) Config {
+	topic := func(leaf string) string { return o.Base + "/" + l.Serial + "/" + leaf }
+	uid := o.UniqueID(l.Serial, e)
+	component := Component(e)
+	c := entity{
+		UniqueID:        uid,
+		DefaultEntityID: component + "." + entityID(o.idPrefix()+"_"+l.Serial+"_"+string(e)),
+		Device:          o.lockDevice(l),
+		Origin:          o.origin(),
+		// A lock's entities are unavailable when the service is offline or the lock has lost its
+		// bridge: their last values would be stale.
+		Availability: []availability{{Topic: o.Base + "/status"},
+			{Topic: topic("connected"), PayloadAvailable: "true", PayloadNotAvailable: "false"}},
+		AvailabilityMode: "all",
+		QoS:              o.QoS,
+	}
+	name := func(s string) *string { return &s }
+	switch e {
+	case EntityLock:
+		c.DefaultEntityID = "lock." + entityID(o.idPrefix()+"_"+l.Serial)
+		c.StateTopic, c.ValueTemplate = topic("json"), lockStateTemplate
+		c.CommandTopic = topic("set")
+		c.PayloadLock, c.PayloadUnlock = "lock", "unlock"
+		if l.CanPull {
+			c.PayloadOpen = "open"
+		}
+		retain := false // a lock must never move because a broker replayed a command
+		c.Retain = &retain
+	case EntityBattery:
+		c.Name = name("Battery")
+		c.StateTopic = topic("battery")
+		c.ValueTemplate = "{{ 'None' if value == 'unknown' else value }}"
+		c.DeviceClass, c.StateClass, c.Unit, c.EntityCategory = "battery", "measurement", "%", "diagnostic"
+	case EntityCharging:
+		c.Name = name("Charging")
+		c.StateTopic, c.PayloadOn, c.PayloadOff = topic("charging"), "true", "false"
+		c.DeviceClass, c.EntityCategory = "battery_charging", "diagnostic"
+	case EntityConnectivity:
+		c.Name = name("Connectivity")
+		c.StateTopic, c.PayloadOn, c.PayloadOff = topic("connected"), "true", "false"
+		c.DeviceClass, c.EntityCategory = "connectivity", "diagnostic"
+		// Only the service's status: a disconnected lock must show "disconnected", not go
+		// unavailable.
+		c.Availability, c.AvailabilityMode = []availability{{Topic: o.Base + "/status"}}, ""
+	case EntityJammed:
+		c.Name = name("Jammed")
+		c.StateTopic, c.PayloadOn, c.PayloadOff = topic("jammed"), "true", "false"
+		c.DeviceClass, c.EntityCategory = "problem", "diagnostic"
+	case EntityDoor:
+		c.Name = name("Door")
+		c.StateTopic = topic("door")
+		// A disconnected or uncalibrated sensor knows nothing about the door: unknown.
+		c.ValueTemplate = "{% if value == 'open' %}ON{% elif value == 'closed' %}OFF{% else %}None{% endif %}"
+		c.DeviceClass = "door"
+	case EntityLockState:
+		c.Name = name("Lock state")
+		c.StateTopic = topic("state")
+		c.DeviceClass, c.Options, c.EntityCategory = "enum", tedee.StateWords, "diagnostic"
+	}
+	return Config{Topic: o.ConfigTopic(component, uid), Payload: marshal(c)}
+}
+
+// BridgeConfigs returns the discovery configs of a bridge: its device with the cloud link as a
+// connectivity sensor.
+func (o Options) BridgeConfigs(b Bridge) []Config {
+	uid := o.UniqueID("bridge_"+b.Name, EntityCloud)
+	name := "Cloud connection"
+	c := entity{
+		Name:            &name,
+		UniqueID:        uid,
+		DefaultEntityID: "binary_sensor." + entityID(uid),
+		Device: device{Identifiers: []string{o.BridgeIdentifier(b.Name)}, Manufacturer: "Tedee", Model: "Bridge",
+			Name: "Tedee Bridge " + b.Name, SerialNumber: b.Serial, SwVersion: b.Firmware},
+		Origin:       o.origin(),
+		Availability: []availability{{Topic: o.Base + "/status"}},
+		StateTopic:   o.Base + "/" + b.Segment + "/connected",
+		PayloadOn:    "true", PayloadOff: "false",
+		DeviceClass: "connectivity", EntityCategory: "diagnostic",
+		QoS: o.QoS,
+	}
+	return []Config{{Topic: o.ConfigTopic("binary_sensor", uid), Payload: marshal(c)}}
+}
+
+// marshal encodes a config made of plain types, which cannot fail.
+func marshal(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}

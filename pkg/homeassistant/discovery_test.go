@@ -1,0 +1,176 @@
+package homeassistant
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
+
+var opts = Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "1.0.0"}
+
+var (
+	lockPro = Lock{Serial: "19420103-000006", Model: "lock_pro", Bridge: "home", CanPull: true, DoorPaired: true,
+		Name: "Front door", Firmware: "2.2.18086"}
+	lockGo = Lock{Serial: "22510401-000050", Model: "lock_go", Bridge: "home"}
+	bridge = Bridge{Name: "home", Serial: "10000001-000001", Firmware: "2.2.31232", Segment: "10000001-000001"}
+)
+
+func lockConfigs(o Options, l Lock) []Config {
+	var out []Config
+	for _, e := range LockEntities {
+		if LockWants(l, e) {
+			out = append(out, o.LockConfig(l, e))
+		}
+	}
+	return out
+}
+
+// TestGolden compares the discovery configs, pretty-printed, with testdata/*.golden.json. Review a
+// diff there as an API change: Home Assistant users' entities depend on every key.
+// go test ./pkg/homeassistant -update rewrites them.
+func TestGolden(t *testing.T) {
+	for name, configs := range map[string][]Config{
+		"lock_pro_with_door": lockConfigs(opts, lockPro),
+		"lock_go":            lockConfigs(opts, lockGo),
+		"bridge":             opts.BridgeConfigs(bridge),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			for _, c := range configs {
+				if err := Validate(c.Topic, c.Payload); err != nil {
+					t.Error(err)
+				}
+				var pretty bytes.Buffer
+				if err := json.Indent(&pretty, c.Payload, "", "  "); err != nil {
+					t.Fatal(err)
+				}
+				buf.WriteString("# " + c.Topic + "\n" + pretty.String() + "\n")
+			}
+			path := filepath.Join("testdata", name+".golden.json")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test -update creates it)", err)
+			}
+			if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+				t.Errorf("%s differs (-want +got):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+func TestEntitiesPerModel(t *testing.T) {
+	topics := func(l Lock) string {
+		var out []string
+		for _, c := range lockConfigs(opts, l) {
+			out = append(out, strings.TrimPrefix(strings.TrimSuffix(c.Topic, "/config"), "homeassistant/"))
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := topics(lockPro), "lock/tedee_19420103-000006_lock sensor/tedee_19420103-000006_battery binary_sensor/tedee_19420103-000006_charging binary_sensor/tedee_19420103-000006_connectivity binary_sensor/tedee_19420103-000006_jammed binary_sensor/tedee_19420103-000006_door sensor/tedee_19420103-000006_lock_state"; got != want {
+		t.Errorf("Lock PRO with door:\n got %s\nwant %s", got, want)
+	}
+	// A GO cannot charge, and without a paired door sensor there is no door.
+	if got, want := topics(lockGo), "lock/tedee_22510401-000050_lock sensor/tedee_22510401-000050_battery binary_sensor/tedee_22510401-000050_connectivity binary_sensor/tedee_22510401-000050_jammed sensor/tedee_22510401-000050_lock_state"; got != want {
+		t.Errorf("Lock GO:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestPayloadOpenOnlyWhenPulling(t *testing.T) {
+	for _, l := range []Lock{lockPro, lockGo} {
+		var c map[string]any
+		if err := json.Unmarshal(opts.LockConfig(l, EntityLock).Payload, &c); err != nil {
+			t.Fatal(err)
+		}
+		if _, has := c["payload_open"]; has != l.CanPull {
+			t.Errorf("%s: payload_open present = %v, want %v", l.Model, has, l.CanPull)
+		}
+	}
+}
+
+// TestUniqueIDs: unique across all entities, and two instances with different base topics never
+// share one.
+func TestUniqueIDs(t *testing.T) {
+	seen := map[string]string{}
+	other := opts
+	other.Base = "home/tedee"
+	for _, o := range []Options{opts, other} {
+		for _, c := range append(append(lockConfigs(o, lockPro), lockConfigs(o, lockGo)...), o.BridgeConfigs(bridge)...) {
+			if err := Validate(c.Topic, c.Payload); err != nil {
+				t.Error(err)
+			}
+			var e struct {
+				UniqueID string `json:"unique_id"`
+			}
+			if err := json.Unmarshal(c.Payload, &e); err != nil {
+				t.Fatal(err)
+			}
+			if prev, dup := seen[e.UniqueID]; dup {
+				t.Errorf("unique_id %s used by %s and %s", e.UniqueID, prev, c.Topic)
+			}
+			seen[e.UniqueID] = c.Topic
+		}
+	}
+	if _, ok := seen["home_tedee_19420103-000006_lock"]; !ok {
+		t.Errorf("base topic home/tedee should give unique_id prefix home_tedee_: %v", seen)
+	}
+}
+
+// TestValidateRejects shows the checker fails on what Home Assistant rejects or silently drops.
+func TestValidateRejects(t *testing.T) {
+	good := opts.LockConfig(lockPro, EntityBattery)
+	mutate := func(f func(map[string]any)) []byte {
+		var c map[string]any
+		if err := json.Unmarshal(good.Payload, &c); err != nil {
+			t.Fatal(err)
+		}
+		f(c)
+		b, _ := json.Marshal(c)
+		return b
+	}
+	lockTopic := opts.LockConfig(lockPro, EntityLock).Topic
+	tests := []struct {
+		name, topic string
+		payload     []byte
+		want        string
+	}{
+		{"typo key", good.Topic, mutate(func(c map[string]any) { c["unit_of_measurment"] = "%" }), `unknown key "unit_of_measurment"`},
+		{"wrong unit", good.Topic, mutate(func(c map[string]any) { c["unit_of_measurement"] = "percent" }), "not valid with device_class"},
+		{"config category", good.Topic, mutate(func(c map[string]any) { c["entity_category"] = "config" }), "refused"},
+		{"unknown class", good.Topic, mutate(func(c map[string]any) { c["device_class"] = "batery" }), "device_class"},
+		{"no unique_id", good.Topic, mutate(func(c map[string]any) { delete(c, "unique_id") }), "no unique_id"},
+		{"object_id not unique_id", strings.Replace(good.Topic, "_battery", "_bat", 1), good.Payload, "is not the unique_id"},
+		{"deprecated object_id", good.Topic, mutate(func(c map[string]any) { c["object_id"] = "x" }), `unknown key "object_id"`},
+		{"no identifiers", good.Topic, mutate(func(c map[string]any) { c["device"] = map[string]any{"name": "x"} }), "identifiers"},
+		{"no origin name", good.Topic, mutate(func(c map[string]any) { c["origin"] = map[string]any{"sw_version": "1"} }), "origin needs a name"},
+		{"wildcard state topic", good.Topic, mutate(func(c map[string]any) { c["state_topic"] = "tedee/+/battery" }), "wildcards"},
+		{"both availability forms", good.Topic, mutate(func(c map[string]any) { c["availability_topic"] = "tedee/status" }), "mutually exclusive"},
+		{"lock without command topic", lockTopic, mutate(func(c map[string]any) {}), `missing required key "command_topic"`},
+		{"dot in object id", "homeassistant/sensor/a.b/config", good.Payload, "not a discovery topic"},
+		{"not JSON", good.Topic, []byte("{"), "not a JSON object"},
+	}
+	for _, tt := range tests {
+		err := Validate(tt.topic, tt.payload)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate = %v, want error containing %q", tt.name, err, tt.want)
+		}
+	}
+	if err := Validate(good.Topic, nil); err != nil {
+		t.Errorf("removal (empty payload): %v", err)
+	}
+}
