@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/broker"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
@@ -129,13 +132,26 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		}
 		opts.TLS = tlsConf
 	}
-	client := mqtt.Dial(opts, log.Named("mqtt"))
+	var disc *homeassistant.Options
+	if cfg.HomeAssistant.Enabled {
+		disc = &homeassistant.Options{Prefix: cfg.HomeAssistant.DiscoveryPrefix, Base: cfg.MQTT.BaseTopic,
+			QoS: cfg.MQTT.QoS, Version: version}
+	}
+	store := state.New(cfg.MQTT.BaseTopic, disc)
+	// Every (re)connection republishes everything: the broker may have restarted without
+	// persistence and forgotten the retained state and discovery.
+	var client *mqtt.Client
+	opts.OnConnect = func() { client.Publish(store.Republish()...) }
+	client = mqtt.Dial(opts, log.Named("mqtt"))
+	if disc != nil {
+		client.Subscribe(cfg.HomeAssistant.StatusTopic, republishOnBirth(store, client, log))
+	}
 
 	names := make([]string, len(cfg.Bridges))
 	for i, b := range cfg.Bridges {
 		names[i] = b.Name
 	}
-	core := &dispatcher{store: state.New(cfg.MQTT.BaseTopic), publish: client.Publish, now: time.Now}
+	core := &dispatcher{store: store, publish: client.Publish, now: time.Now}
 	srv, err := webhook.New(webhook.Options{
 		Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Bridges: names, Ready: client.Connected,
@@ -168,8 +184,24 @@ func warnNotYetImplemented(cfg config.Config, log *zap.Logger) {
 	if cfg.Cloud.Enabled {
 		log.Warn("Tedee Cloud webhooks are not implemented in this version; cloud settings are ignored")
 	}
-	if cfg.HomeAssistant.Enabled {
-		log.Info("Home Assistant discovery is not implemented in this version; state topics are published")
+}
+
+// republishOnBirth returns the handler of Home Assistant's status topic: when it says "online"
+// (Home Assistant started, or its MQTT integration reloaded), every config and state is published
+// again after a short random delay, as Home Assistant asks, so that many devices answering one
+// birth message do not all arrive at once. Births during the delay share one republish.
+func republishOnBirth(store *state.Store, client *mqtt.Client, log *zap.Logger) mqtt.Handler {
+	var pending atomic.Bool
+	return func(_ string, payload []byte, _ bool) {
+		if string(payload) != "online" || !pending.CompareAndSwap(false, true) {
+			return
+		}
+		delay := 500*time.Millisecond + rand.N(2*time.Second)
+		log.Info("Home Assistant is online, republishing discovery and state", zap.Duration("delay", delay))
+		time.AfterFunc(delay, func() {
+			pending.Store(false)
+			client.Publish(store.Republish()...)
+		})
 	}
 }
 

@@ -42,6 +42,17 @@ type Options struct {
 	// StatusTopic receives "online" when connected and "offline" as last will and on Close.
 	StatusTopic     string
 	MaxQueuedEvents int // 0 means DefaultMaxQueuedEvents
+	// OnConnect, when set, runs (in its own goroutine) after every connection and reconnection,
+	// after the subscriptions are renewed: a broker that restarted may have lost retained state.
+	OnConnect func()
+}
+
+// Handler receives a message on a subscribed topic. It runs on its own goroutine.
+type Handler func(topic string, payload []byte, retained bool)
+
+type subscription struct {
+	filter  string
+	handler Handler
 }
 
 // Client delivers messages to the broker.
@@ -54,6 +65,8 @@ type Client struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	subsMu    sync.Mutex
+	subs      []subscription
 }
 
 // Dial starts connecting to the broker and returns at once: webhooks are accepted while the
@@ -96,6 +109,40 @@ func (c *Client) onConnect(paho.Client) {
 	// retained status now. Publishing is asynchronous here; the handler must not block.
 	c.paho.Publish(c.opts.StatusTopic, c.opts.QoS, true /* retained */, "online")
 	c.out.signal() // deliver what queued up while we were away
+	// A clean session forgets subscriptions: renew them on every connection.
+	c.subsMu.Lock()
+	subs := append([]subscription(nil), c.subs...)
+	c.subsMu.Unlock()
+	go func() {
+		for _, s := range subs {
+			c.subscribe(s)
+		}
+		if c.opts.OnConnect != nil {
+			c.opts.OnConnect()
+		}
+	}()
+}
+
+// Subscribe calls handler for every message on filter, from now on and after every reconnection.
+func (c *Client) Subscribe(filter string, handler Handler) {
+	s := subscription{filter: filter, handler: handler}
+	c.subsMu.Lock()
+	c.subs = append(c.subs, s)
+	c.subsMu.Unlock()
+	if c.Connected() {
+		go c.subscribe(s)
+	}
+}
+
+func (c *Client) subscribe(s subscription) {
+	t := c.paho.Subscribe(s.filter, 1 /* qos */, func(_ paho.Client, m paho.Message) {
+		s.handler(m.Topic(), m.Payload(), m.Retained())
+	})
+	if !t.WaitTimeout(ackTimeout) {
+		c.log.Warn("subscribe timed out", zap.String("filter", s.filter))
+	} else if err := t.Error(); err != nil {
+		c.log.Warn("subscribe failed", zap.String("filter", s.filter), zap.Error(err))
+	}
 }
 
 func (c *Client) onConnectionLost(_ paho.Client, err error) {

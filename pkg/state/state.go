@@ -5,12 +5,14 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
@@ -57,33 +59,44 @@ var kindNames = [numKinds]string{"status", "battery", "charging", "connection"}
 // Store holds the state of every lock and bridge seen. It is safe for concurrent use.
 type Store struct {
 	base    string
+	disc    *homeassistant.Options // nil: no Home Assistant discovery
 	mu      sync.Mutex
 	locks   map[string]*lock
 	bridges map[string]*bridge
 }
 
-// New returns an empty store publishing under baseTopic (e.g. "tedee").
-func New(baseTopic string) *Store {
-	return &Store{base: baseTopic, locks: map[string]*lock{}, bridges: map[string]*bridge{}}
+// New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
+// discovery when disc is not nil.
+func New(baseTopic string, disc *homeassistant.Options) *Store {
+	return &Store{base: baseTopic, disc: disc, locks: map[string]*lock{}, bridges: map[string]*bridge{}}
 }
 
 type lock struct {
-	serial     string
-	id         int64
-	deviceType int
-	bridge     string
-	state      *string
-	jammed     *bool
-	door       *string
-	battery    *int // nil: never reported or not known (255)
-	charging   *bool
-	connected  *bool
-	updatedAt  time.Time
-	newest     time.Time // the newest event time applied, any kind
+	serial          string
+	id              int64
+	deviceType      int
+	bridge          string
+	state           *string
+	jammed          *bool
+	door            *string
+	battery         *int // nil: never reported or not known (255)
+	batteryReported bool
+	charging        *bool
+	connected       *bool
+	// canPull is set once the lock is known to be able to pull its spring: it has been seen
+	// pulling. Home Assistant offers "open" only then.
+	canPull   bool
+	updatedAt time.Time
+	newest    time.Time // the newest event time applied, any kind
 	// applied holds, per kind, the time of the newest event applied; seen says whether there was
 	// one, because a bridge with an unset clock sends year-1 times that are still valid.
 	applied [numKinds]time.Time
 	seen    [numKinds]bool
+	// published holds the discovery config last published per entity, so that a config is sent
+	// again only when it changes and removed when the entity no longer applies.
+	published map[homeassistant.Entity][]byte
+	// discovered is what the published configs were built from; unchanged, nothing is rebuilt.
+	discovered homeassistant.Lock
 }
 
 // accept applies the ordering rule: an event older than the newest applied of its kind is dropped.
@@ -128,11 +141,14 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		if len(s.locks) >= MaxLocks {
 			return nil, ErrTooManyLocks
 		}
-		l = &lock{serial: ev.Serial}
+		l = &lock{serial: ev.Serial, published: map[homeassistant.Entity][]byte{}}
 		s.locks[ev.Serial] = l
 	}
 	changed := l.apply(ev, ts)
 	if len(changed) == 0 && ev.Name != tedee.EventDeviceSettingsChanged {
+		if !ok {
+			delete(s.locks, ev.Serial) // cannot happen for a new lock; keep the map honest anyway
+		}
 		return nil, ErrStale
 	}
 	if ev.DeviceID != 0 {
@@ -146,7 +162,9 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 	if ts.After(l.newest) {
 		l.newest = ts
 	}
-	msgs := make([]Message, 0, len(changed)+2)
+	// Discovery goes first so that Home Assistant has the entities when their state arrives.
+	msgs := s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
+	msgs = append(msgs, s.lockDiscovery(l, false)...)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))
 	}
@@ -165,6 +183,9 @@ func (l *lock) apply(ev tedee.Event, ts time.Time) []fact {
 		word := ev.State.Word()
 		l.state = &word
 		changed = append(changed, factState)
+		if word == "pulling" || word == "pulled" {
+			l.canPull = true
+		}
 		if ev.Jammed != nil {
 			l.jammed = ev.Jammed
 			changed = append(changed, factJammed)
@@ -175,9 +196,18 @@ func (l *lock) apply(ev tedee.Event, ts time.Time) []fact {
 				changed = append(changed, factDoor)
 			}
 		}
+		// A lock that reports a state change is talking to its bridge. Until a connection event
+		// says otherwise, say so: webhook-only setups may never get one, and Home Assistant keeps
+		// a lock's entities unavailable until its connected topic says "true". Not a fact of the
+		// connection kind, so any real connection event, even an older one, still applies.
+		if l.connected == nil {
+			connected := true
+			l.connected = &connected
+			changed = append(changed, factConnected)
+		}
 	case tedee.EventBatteryLevelChanged:
 		if l.accept(kindBattery, ts) {
-			l.battery = nil
+			l.battery, l.batteryReported = nil, true
 			if tedee.BatteryKnown(*ev.Battery) {
 				l.battery = ev.Battery
 			}
@@ -198,7 +228,7 @@ func (l *lock) apply(ev tedee.Event, ts time.Time) []fact {
 		}
 		if l.accept(kindBattery, ts) {
 			full := 100
-			l.battery = &full
+			l.battery, l.batteryReported = &full, true
 			changed = append(changed, factBattery)
 		}
 	case tedee.EventDeviceConnectionChanged:
@@ -327,6 +357,26 @@ type bridge struct {
 	updatedAt time.Time
 	applied   time.Time
 	seen      bool
+	// discovered is what the published discovery config was built from; nil: not published.
+	discovered *homeassistant.Bridge
+}
+
+// segment is the bridge's topic segment: its serial once known, else its name.
+func (b *bridge) segment() string {
+	if b.serial != "" {
+		return b.serial
+	}
+	return b.name
+}
+
+// bridgeNamed returns the bridge, creating it on first sight.
+func (s *Store) bridgeNamed(name string) *bridge {
+	b, ok := s.bridges[name]
+	if !ok {
+		b = &bridge{name: name}
+		s.bridges[name] = b
+	}
+	return b
 }
 
 // BridgeJSON is the payload of <base>/<bridge>/json.
@@ -341,30 +391,143 @@ type BridgeJSON struct {
 // applyBridge handles backend-connection-changed, which names no device: the bridge is the one
 // whose route received it.
 func (s *Store) applyBridge(name string, ev tedee.Event, ts, now time.Time) ([]Message, error) {
-	b, ok := s.bridges[name]
-	if !ok {
-		b = &bridge{name: name}
-		s.bridges[name] = b
-	}
+	b := s.bridgeNamed(name)
 	if b.seen && ts.Before(b.applied) {
 		return nil, ErrStale
 	}
 	b.applied, b.seen = ts, true
 	b.connected = ev.Connected
 	b.updatedAt = now
-	segment := b.name
-	if b.serial != "" {
-		segment = b.serial
+	return append(s.bridgeDiscovery(b, false), s.bridgeState(b)...), nil
+}
+
+// bridgeState returns the bridge's retained state topics, once its cloud link is known.
+func (s *Store) bridgeState(b *bridge) []Message {
+	if b.connected == nil {
+		return nil
 	}
 	j := BridgeJSON{Name: b.name, Connected: b.connected,
-		UpdatedAt: now.UTC().Format(timeLayout), Timestamp: b.applied.UTC().Format(timeLayout)}
+		UpdatedAt: b.updatedAt.UTC().Format(timeLayout), Timestamp: b.applied.UTC().Format(timeLayout)}
 	if b.serial != "" {
 		j.Serial = &b.serial
 	}
 	return []Message{
-		{Topic: s.topic(segment, "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true},
-		{Topic: s.topic(segment, "json"), Payload: mustJSON(j), Retain: true},
-	}, nil
+		{Topic: s.topic(b.segment(), "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true},
+		{Topic: s.topic(b.segment(), "json"), Payload: mustJSON(j), Retain: true},
+	}
+}
+
+// bridgeDiscovery returns the bridge's discovery config if it is new or changed, or always when
+// force is set.
+func (s *Store) bridgeDiscovery(b *bridge, force bool) []Message {
+	if s.disc == nil {
+		return nil
+	}
+	info := homeassistant.Bridge{Name: b.name, Serial: b.serial, Segment: b.segment()}
+	if !force && b.discovered != nil && *b.discovered == info {
+		return nil
+	}
+	b.discovered = &info
+	var msgs []Message
+	for _, c := range s.disc.BridgeConfigs(info) {
+		msgs = append(msgs, Message{Topic: c.Topic, Payload: c.Payload, Retain: true})
+	}
+	return msgs
+}
+
+// lockDiscovery returns the discovery configs of a lock that are new or changed, and empty
+// retained configs that remove entities that no longer apply; with force, every config.
+func (s *Store) lockDiscovery(l *lock, force bool) []Message {
+	if s.disc == nil {
+		return nil
+	}
+	info := homeassistant.Lock{Serial: l.serial, Bridge: l.bridge, CanPull: l.canPull,
+		DoorPaired: l.door != nil && *l.door != "not_paired"}
+	if l.deviceType != 0 {
+		info.Model = tedee.Model(l.deviceType)
+	}
+	if !force && info == l.discovered && len(l.published) > 0 {
+		return nil
+	}
+	l.discovered = info
+	var msgs []Message
+	for _, e := range homeassistant.LockEntities {
+		if !homeassistant.LockWants(info, e) {
+			if _, ok := l.published[e]; ok {
+				uid := s.disc.UniqueID(l.serial, e)
+				msgs = append(msgs, Message{Topic: s.disc.ConfigTopic(homeassistant.Component(e), uid), Retain: true})
+				delete(l.published, e)
+			}
+			continue
+		}
+		c := s.disc.LockConfig(info, e)
+		if force || !bytes.Equal(l.published[e], c.Payload) {
+			msgs = append(msgs, Message{Topic: c.Topic, Payload: c.Payload, Retain: true})
+			l.published[e] = c.Payload
+		}
+	}
+	return msgs
+}
+
+// Republish returns every discovery config and every retained state topic, for when Home
+// Assistant comes back online or the broker connection is re-established (a broker restarted
+// without persistence has forgotten them).
+func (s *Store) Republish() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var msgs []Message
+	for _, b := range s.bridges {
+		msgs = append(msgs, s.bridgeDiscovery(b, true)...)
+		msgs = append(msgs, s.bridgeState(b)...)
+	}
+	for _, l := range s.locks {
+		msgs = append(msgs, s.lockDiscovery(l, true)...)
+		for _, f := range l.knownFacts() {
+			msgs = append(msgs, s.factMessage(l, f))
+		}
+		msgs = append(msgs, s.lockJSON(l))
+	}
+	return msgs
+}
+
+// knownFacts lists, in a fixed order, the per-fact topics that have a value.
+func (l *lock) knownFacts() []fact {
+	var facts []fact
+	for _, f := range []struct {
+		fact  fact
+		known bool
+	}{{factState, l.state != nil}, {factJammed, l.jammed != nil}, {factDoor, l.door != nil},
+		{factBattery, l.batteryReported}, {factCharging, l.charging != nil}, {factConnected, l.connected != nil}} {
+		if f.known {
+			facts = append(facts, f.fact)
+		}
+	}
+	return facts
+}
+
+// RemoveLock forgets a lock (the bridge no longer reports it) and returns the messages that
+// remove its discovery configs and clear its retained topics.
+func (s *Store) RemoveLock(serial string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[serial]
+	if !ok {
+		return nil
+	}
+	delete(s.locks, serial)
+	var msgs []Message
+	if s.disc != nil {
+		for _, e := range homeassistant.LockEntities {
+			if _, ok := l.published[e]; ok {
+				uid := s.disc.UniqueID(serial, e)
+				msgs = append(msgs, Message{Topic: s.disc.ConfigTopic(homeassistant.Component(e), uid), Retain: true})
+			}
+		}
+	}
+	for _, f := range append(l.knownFacts(), "json") {
+		msgs = append(msgs, Message{Topic: s.topic(serial, string(f)), Retain: true})
+	}
+	return msgs
 }
 
 // mustJSON marshals the payload types of this package, which hold only strings, numbers, booleans

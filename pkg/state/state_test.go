@@ -59,7 +59,7 @@ func status(ts time.Time, state int, extra string) string {
 }
 
 func battery(ts time.Time, level int) string {
-	return fmt.Sprintf(`{"event":"device-battery-level-changed","timestamp":%q,"data":{"deviceType":4,"deviceId":7,"serialNumber":"L-1","batteryLevel":%d}}`,
+	return fmt.Sprintf(`{"event":"device-battery-level-changed","timestamp":%q,"data":{"deviceType":2,"deviceId":7,"serialNumber":"L-1","batteryLevel":%d}}`,
 		ts.Format(time.RFC3339Nano), level)
 }
 
@@ -73,7 +73,7 @@ func TestStateTopic(t *testing.T) {
 		5: "locking", 6: "locked", 7: "pulled", 8: "pulling", 9: "unknown", 18: "updating", 255: "unpulling",
 		10: "unknown", 17: "unknown", 254: "unknown", 1000: "unknown"}
 	for value, word := range want {
-		s := New("tedee")
+		s := New("tedee", nil)
 		msgs, err := s.Apply("home", decode(t, status(t0, value, `,"jammed":0`)), now)
 		if err != nil {
 			t.Fatalf("state %d: %v", value, err)
@@ -89,7 +89,7 @@ func TestStateTopic(t *testing.T) {
 }
 
 func TestApplyLockStatus(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	msgs, err := s.Apply("home", decode(t, status(t0, 6, `,"jammed":0,"doorState":3,"source":18`)), now)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,9 @@ func TestApplyLockStatus(t *testing.T) {
 		"tedee/L-1/state [retained] locked",
 		"tedee/L-1/jammed [retained] false",
 		"tedee/L-1/door [retained] closed",
-		`tedee/L-1/json [retained] {"serial":"L-1","id":7,"model":"lock_pro","state":"locked","jammed":false,"door":"closed","battery":null,"charging":null,"connected":null,"bridge":"home","updated_at":"2026-11-02T12:00:00.000Z","timestamp":"2026-11-01T12:00:00.000Z","timestamps":{"status":"2026-11-01T12:00:00.000Z"}}`,
+		// A lock reporting a state change is talking to its bridge (no connection event yet).
+		"tedee/L-1/connected [retained] true",
+		`tedee/L-1/json [retained] {"serial":"L-1","id":7,"model":"lock_pro","state":"locked","jammed":false,"door":"closed","battery":null,"charging":null,"connected":true,"bridge":"home","updated_at":"2026-11-02T12:00:00.000Z","timestamp":"2026-11-01T12:00:00.000Z","timestamps":{"status":"2026-11-01T12:00:00.000Z"}}`,
 		`tedee/L-1/event {"event":"lock-status-changed","timestamp":"2026-11-01T12:00:00.000Z","bridge":"home","serial":"L-1","device_id":7,"model":"lock_pro","state":"locked","jammed":false,"door":"closed","data":{"deviceId":7,"deviceType":2,"doorState":3,"jammed":0,"serialNumber":"L-1","source":18,"state":6}}`,
 	}
 	if diff := cmp.Diff(want, lines(msgs)); diff != "" {
@@ -107,7 +109,7 @@ func TestApplyLockStatus(t *testing.T) {
 }
 
 func TestMissingOrUnknownDoorKeepsDoor(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	mustApply(t, s, status(t0, 6, `,"doorState":2`))
 	for _, extra := range []string{``, `,"doorState":999`} {
 		msgs := mustApply(t, s, status(t0.Add(time.Minute), 2, extra))
@@ -131,7 +133,7 @@ func mustApply(t *testing.T, s *Store, body string) []Message {
 }
 
 func TestOrdering(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	mustApply(t, s, status(t0.Add(2*time.Second), 6, `,"jammed":0`))
 
 	// An older status event is dropped and publishes nothing.
@@ -159,7 +161,7 @@ func TestOrdering(t *testing.T) {
 }
 
 func TestBattery(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	got := byTopic(mustApply(t, s, battery(t0, 90)))
 	if got["tedee/L-1/battery"] != "90" || !strings.Contains(got["tedee/L-1/json"], `"battery":90`) {
 		t.Errorf("battery 90: %v", got)
@@ -178,7 +180,7 @@ func TestBattery(t *testing.T) {
 }
 
 func TestFullyCharged(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	mustApply(t, s, simple(tedee.EventBatteryStartCharging, t0))
 	got := byTopic(mustApply(t, s, simple(tedee.EventBatteryFullyCharged, t0.Add(time.Second))))
 	if got["tedee/L-1/charging"] != "false" || got["tedee/L-1/battery"] != "100" {
@@ -187,7 +189,7 @@ func TestFullyCharged(t *testing.T) {
 }
 
 func TestBridgeConnection(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	ev := decode(t, `{"event":"backend-connection-changed","timestamp":"2026-11-01T12:00:00Z","data":{"isConnected":0}}`)
 	msgs, err := s.Apply("home", ev, now)
 	if err != nil {
@@ -211,7 +213,7 @@ func TestBridgeConnection(t *testing.T) {
 }
 
 func TestUnknownEvent(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	msgs, err := s.Apply("home", decode(t, `{"event":"door-bell","timestamp":"2026-11-01T12:00:00Z","data":{"serialNumber":"L-1"}}`), now)
 	if !errors.Is(err, ErrUnknownEvent) || msgs != nil {
 		t.Errorf("unknown event: msgs=%v err=%v", msgs, err)
@@ -221,7 +223,7 @@ func TestUnknownEvent(t *testing.T) {
 // TestFutureTimestampDoesNotFreeze: one event from a bridge whose clock is far ahead must not make
 // every later correct event look old.
 func TestFutureTimestampDoesNotFreeze(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	mustApply(t, s, status(now.AddDate(1, 0, 0), 6, ``))
 	later := now.Add(time.Second)
 	if _, err := s.Apply("home", decode(t, status(later, 2, ``)), later); err != nil {
@@ -230,7 +232,7 @@ func TestFutureTimestampDoesNotFreeze(t *testing.T) {
 }
 
 func TestMaxLocks(t *testing.T) {
-	s := New("tedee")
+	s := New("tedee", nil)
 	for i := 0; i < MaxLocks; i++ {
 		s.locks[fmt.Sprint("S", i)] = &lock{}
 	}
@@ -245,7 +247,7 @@ func TestFixturesGolden(t *testing.T) {
 	order := []string{"device-connection-changed", "lock-status-changed", "device-battery-level-changed",
 		"device-battery-start-charging", "device-battery-stop-charging", "device-battery-fully-charged",
 		"device-settings-changed", "backend-connection-changed"}
-	s := New("tedee")
+	s := New("tedee", nil)
 	var out []string
 	for _, name := range order {
 		body, err := os.ReadFile(filepath.Join("..", "tedee", "testdata", "bridge", name+".json"))
