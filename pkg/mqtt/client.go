@@ -45,6 +45,16 @@ type Options struct {
 	// OnConnect, when set, runs (in its own goroutine) after every connection and reconnection,
 	// after the subscriptions are renewed: a broker that restarted may have lost retained state.
 	OnConnect func()
+	// Observer, when set, is told the result of every queued message sent to the broker.
+	Observer Observer
+}
+
+// Observer is told, for every queued message sent to the broker, whether the broker acknowledged
+// it (ok) or the publish failed or was not acknowledged in time (not ok: it goes back to the
+// queue and is counted again when retried). Publishes cut short by Close are not reported.
+// Published must not block.
+type Observer interface {
+	Published(ok bool)
 }
 
 // Handler receives a message on a subscribed topic. It runs on its own goroutine.
@@ -211,13 +221,18 @@ func (c *Client) flush(abort <-chan struct{}) error {
 		for i, t := range tokens {
 			select {
 			case <-t.Done():
-				if err := t.Error(); err != nil {
+				err := t.Error()
+				c.observe(err == nil)
+				if err != nil {
 					failed = append(failed, batch[i])
 					if firstErr == nil {
 						firstErr = fmt.Errorf("publish %s: %w", batch[i].msg.Topic, err)
 					}
 				}
 			case <-deadline.C:
+				for range batch[i:] {
+					c.observe(false)
+				}
 				failed = append(failed, batch[i:]...)
 				firstErr = fmt.Errorf("publish %s: no acknowledgement within %s", batch[i].msg.Topic, ackTimeout)
 				break wait
@@ -232,6 +247,12 @@ func (c *Client) flush(abort <-chan struct{}) error {
 			c.out.requeue(failed)
 			return firstErr
 		}
+	}
+}
+
+func (c *Client) observe(ok bool) {
+	if c.opts.Observer != nil {
+		c.opts.Observer.Published(ok)
 	}
 }
 
