@@ -1,6 +1,6 @@
 // Package webhook is the HTTP adapter (echo v4): it receives Tedee Bridge webhooks in their three
 // delivery formats, authenticates and decodes them, and hands the events to an EventHandler. It
-// also serves the health endpoints.
+// also serves the health endpoints and, when given a handler, /metrics.
 package webhook
 
 import (
@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,41 @@ type Options struct {
 	Bridges      []string // names accepted in /webhook/<name>; empty: only DefaultBridge
 	// Ready reports whether the service can deliver (the MQTT connection is up), for /readyz.
 	Ready func() bool
+	// Metrics, when set, is served on GET /metrics (without authentication).
+	Metrics http.Handler
+	// Observer, when set, is told the outcome of every webhook request.
+	Observer Observer
 }
+
+// Observer is told the outcome of every webhook request. source is SourceBridge; event is the
+// event name when it is a documented bridge event, EventOther for any other name, EventUnknown
+// when the request was refused before decoding and EventInvalid when it did not decode; outcome
+// is one of the Outcome constants. The values are bounded, so they may be used as metric labels.
+type Observer interface {
+	Webhook(source, event, outcome string)
+}
+
+// Observer values.
+const (
+	SourceBridge = "bridge"
+
+	EventUnknown = "unknown"
+	EventInvalid = "invalid"
+	EventOther   = "other"
+
+	OutcomeApplied       = "applied"        // handled and published
+	OutcomeStale         = "stale"          // older than what was applied: dropped (204)
+	OutcomeUnknownEvent  = "unknown_event"  // not a documented event: ignored (204)
+	OutcomeInvalid       = "invalid"        // malformed: 400 (or a POST to a path: 404)
+	OutcomeUnauthorized  = "unauthorized"   // missing or wrong secret: 401
+	OutcomeUnknownBridge = "unknown_bridge" // 404
+	OutcomeTooLarge      = "too_large"      // 413
+	OutcomeError         = "error"          // too many locks (503) or the handler failed (500)
+)
+
+// requestIDPattern is what an X-Request-Id sent by a client must look like to be kept (and
+// logged); anything else is replaced by a generated id.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // Server serves the webhook and health endpoints.
 type Server struct {
@@ -73,14 +108,26 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	// Every request gets an id, answered in X-Request-Id and logged with every line about it. A
+	// proxy's id is kept when it looks like one; a client cannot put arbitrary text in the logs.
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if id := c.Request().Header.Get(echo.HeaderXRequestID); id != "" && !requestIDPattern.MatchString(id) {
+				c.Request().Header.Del(echo.HeaderXRequestID)
+			}
+			return next(c)
+		}
+	})
+	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRemoteIP: true,
+		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRemoteIP: true, LogRequestID: true,
 		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
 			// The path only: a GET callback's query string is the event, which is logged below at
 			// debug, and headers (Authorization) are never logged.
 			log.Debug("request", zap.String("method", v.Method), zap.String("path", v.URIPath),
-				zap.Int("status", v.Status), zap.Duration("latency", v.Latency), zap.String("remote", v.RemoteIP))
+				zap.Int("status", v.Status), zap.Duration("latency", v.Latency), zap.String("remote", v.RemoteIP),
+				zap.String("request_id", v.RequestID))
 			return nil
 		},
 	}))
@@ -90,6 +137,9 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
+	if opts.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(opts.Metrics))
+	}
 
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
@@ -148,13 +198,19 @@ func (s *Server) readyz(c echo.Context) error {
 // and the same without /<bridge> for the default bridge when none is configured.
 func (s *Server) webhook(c echo.Context) error {
 	req := c.Request()
+	// Counted once whatever the way out (a panic too, as an error).
+	event, outcome := EventUnknown, OutcomeError
+	defer func() { s.observe(event, outcome) }()
+	log := s.log.With(zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
 	// The secret is checked before anything else so that a stranger learns nothing, not even
 	// which bridge names exist.
 	if s.opts.Secret != "" && !s.authorized(req.Header.Get("Authorization")) {
+		outcome = OutcomeUnauthorized
 		return jsonError(c, http.StatusUnauthorized, "missing or wrong bearer token")
 	}
 	bridge, tail := s.route(req.URL.EscapedPath())
 	if !s.bridges[bridge] {
+		outcome = OutcomeUnknownBridge
 		return jsonError(c, http.StatusNotFound, fmt.Sprintf("unknown bridge %s", strconv.Quote(truncate(bridge))))
 	}
 	var ev tedee.Event
@@ -163,10 +219,15 @@ func (s *Server) webhook(c echo.Context) error {
 	case req.Method == http.MethodPost && tail == "":
 		body, status, rerr := s.readBody(c)
 		if rerr != nil {
+			outcome = OutcomeInvalid
+			if status == http.StatusRequestEntityTooLarge {
+				outcome = OutcomeTooLarge
+			}
 			return jsonError(c, status, rerr.Error())
 		}
 		ev, err = tedee.DecodeJSON(body)
 	case req.Method == http.MethodPost:
+		event, outcome = EventInvalid, OutcomeInvalid
 		return jsonError(c, http.StatusNotFound, "POST webhooks go to /webhook/<bridge> with a JSON body")
 	case tail != "":
 		ev, err = tedee.DecodePath(tail)
@@ -174,17 +235,25 @@ func (s *Server) webhook(c echo.Context) error {
 		ev, err = tedee.DecodeQuery(req.URL.RawQuery)
 	}
 	if err != nil {
-		s.log.Info("rejected malformed webhook", zap.String("bridge", bridge), zap.Error(err))
+		event, outcome = EventInvalid, OutcomeInvalid
+		log.Info("rejected malformed webhook", zap.String("bridge", bridge), zap.Error(err))
 		return jsonError(c, http.StatusBadRequest, err.Error())
 	}
-	log := s.log.With(zap.String("bridge", bridge), zap.String("event", ev.Name), zap.String("serial", ev.Serial))
+	event = EventOther
+	if ev.Known() {
+		event = ev.Name
+	}
+	log = log.With(zap.String("bridge", bridge), zap.String("event", ev.Name), zap.String("serial", ev.Serial))
 	switch err := s.handler.HandleEvent(req.Context(), bridge, ev); {
 	case err == nil:
+		outcome = OutcomeApplied
 		log.Debug("webhook applied", zap.Time("timestamp", ev.Timestamp))
 	case errors.Is(err, state.ErrUnknownEvent):
+		outcome = OutcomeUnknownEvent
 		// Accepted so the bridge does not retry, but never published as if we knew what it meant.
 		log.Info("ignored unknown event")
 	case errors.Is(err, state.ErrStale):
+		outcome = OutcomeStale
 		log.Info("dropped out-of-order event", zap.Time("timestamp", ev.Timestamp))
 	case errors.Is(err, state.ErrTooManyLocks):
 		log.Warn("refused event for a new lock", zap.Error(err))
@@ -194,6 +263,12 @@ func (s *Server) webhook(c echo.Context) error {
 		return jsonError(c, http.StatusInternalServerError, "internal error")
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) observe(event, outcome string) {
+	if s.opts.Observer != nil {
+		s.opts.Observer.Webhook(SourceBridge, event, outcome)
+	}
 }
 
 // route splits the escaped path after /webhook into the bridge name and the rest. A first segment
