@@ -1,0 +1,668 @@
+// Package fakebridge is a fake Tedee Bridge for tests and demos: it implements the documented
+// Bridge API v1.0 (bridge and lock details, lock/unlock/pull, callback registration) with its
+// authentication in both token modes, moves locks through their intermediate states with
+// realistic delays, and sends webhooks to the registered callbacks with each of the three
+// methods (POST, GET, GET+NO_PARAMS) and their configured headers.
+package fakebridge
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
+)
+
+// Lock is a simulated lock.
+type Lock struct {
+	ID                 int64
+	Name               string
+	Type               int // 2 Lock PRO, 4 Lock GO
+	Serial             string
+	Firmware           string
+	State              int
+	Jammed             bool
+	DoorState          int // 0 not paired … 4 uncalibrated
+	Battery            int
+	Charging           bool
+	Connected          bool
+	PullSpringEnabled  bool
+	AutoPullSpring     bool
+	PullSpringDuration int // seconds
+}
+
+// Options configure the fake bridge.
+type Options struct {
+	Token     string
+	TokenMode string // tedeeapi.ModeEncrypted (default) or tedeeapi.ModePlain
+	Name      string
+	Serial    string
+	Firmware  string
+	Locks     []Lock
+	// TimeScale multiplies every movement delay: 1 is about real time (a lock moves for about
+	// 1.5 s), tests use less.
+	TimeScale float64
+	// KeyWindow is how far an encrypted key's time may be from the bridge's clock (the real
+	// window is not documented). Default 5 minutes.
+	KeyWindow time.Duration
+	Now       func() time.Time
+}
+
+// Request is one API request the bridge received.
+type Request struct {
+	Method, Path string
+	Start, End   time.Time
+	Status       int
+}
+
+// Bridge is the fake. Serve it with net/http (it is an http.Handler).
+type Bridge struct {
+	opts Options
+
+	mu         sync.Mutex
+	locks      map[int64]*Lock
+	order      []int64
+	callbacks  []tedeeapi.Callback
+	nextID     int64
+	usedKeys   map[string]bool
+	requests   []Request
+	inFlight   int
+	overlaps   int
+	putAll     int
+	connected  bool
+	senders    map[int64]chan addressed
+	wg         sync.WaitGroup
+	closed     bool
+	httpClient *http.Client
+}
+
+type webhook struct {
+	event string
+	data  [][2]string // ordered key/value pairs, as the bridge flattens them
+	at    time.Time
+}
+
+// addressed is an event bound to the registration as it was when the event happened.
+type addressed struct {
+	webhook
+	cb tedeeapi.Callback
+}
+
+// New returns a fake bridge with the given locks.
+func New(opts Options) *Bridge {
+	if opts.TokenMode == "" {
+		opts.TokenMode = tedeeapi.ModeEncrypted
+	}
+	if opts.TimeScale <= 0 {
+		opts.TimeScale = 1
+	}
+	if opts.KeyWindow <= 0 {
+		opts.KeyWindow = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	b := &Bridge{opts: opts, locks: map[int64]*Lock{}, usedKeys: map[string]bool{}, nextID: 1,
+		connected: true, senders: map[int64]chan addressed{}, httpClient: &http.Client{Timeout: 5 * time.Second}}
+	for _, l := range opts.Locks {
+		l := l
+		b.locks[l.ID] = &l
+		b.order = append(b.order, l.ID)
+	}
+	return b
+}
+
+// Close stops sending webhooks and waits for the senders.
+func (b *Bridge) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	for id, ch := range b.senders {
+		close(ch)
+		delete(b.senders, id)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// Requests returns the API requests received so far.
+func (b *Bridge) Requests() []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Request(nil), b.requests...)
+}
+
+// Overlaps returns how many requests arrived while another was being served.
+func (b *Bridge) Overlaps() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.overlaps
+}
+
+// ReplaceAllCalls returns how many times PUT /callback (which replaces every registration) was
+// called.
+func (b *Bridge) ReplaceAllCalls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.putAll
+}
+
+// Callbacks returns the registered callbacks.
+func (b *Bridge) Callbacks() []tedeeapi.Callback {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]tedeeapi.Callback(nil), b.callbacks...)
+}
+
+// AddCallback registers a callback as another integration would.
+func (b *Bridge) AddCallback(cb tedeeapi.Callback) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addCallbackLocked(cb)
+}
+
+// DropCallbacks forgets every registration, as the bridge does when its API configuration is
+// reset in the app.
+func (b *Bridge) DropCallbacks() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.callbacks = nil
+}
+
+// Lock returns a copy of a lock.
+func (b *Bridge) Lock(id int64) Lock {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return *b.locks[id]
+}
+
+// Update changes a lock as if it happened on the device (a key turned, a battery drained) and
+// sends the matching webhooks.
+func (b *Bridge) Update(id int64, change func(*Lock)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.locks[id]
+	before := *l
+	change(l)
+	if l.State != before.State || l.Jammed != before.Jammed || l.DoorState != before.DoorState {
+		b.sendStatusLocked(l)
+	}
+	if l.Battery != before.Battery {
+		b.sendLocked(l, "device-battery-level-changed", [2]string{"batteryLevel", strconv.Itoa(l.Battery)})
+	}
+	if l.Connected != before.Connected {
+		b.sendLocked(l, "device-connection-changed", [2]string{"isConnected", boolInt(l.Connected)})
+	}
+	if l.Charging != before.Charging {
+		event := "device-battery-stop-charging"
+		if l.Charging {
+			event = "device-battery-start-charging"
+		}
+		b.sendLocked(l, event)
+	}
+}
+
+// SetCloudConnected changes the bridge's cloud link and sends backend-connection-changed.
+func (b *Bridge) SetCloudConnected(connected bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.connected = connected
+	b.queueLocked(webhook{event: "backend-connection-changed", data: [][2]string{{"isConnected", boolInt(connected)}}})
+}
+
+func boolInt(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	b.mu.Lock()
+	b.inFlight++
+	if b.inFlight > 1 {
+		b.overlaps++
+	}
+	b.mu.Unlock()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	b.serve(rec, r)
+	b.mu.Lock()
+	b.inFlight--
+	b.requests = append(b.requests, Request{Method: r.Method, Path: r.URL.Path, Start: start, End: time.Now(), Status: rec.status})
+	b.mu.Unlock()
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Server", "Tedee")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func apiError(w http.ResponseWriter, status int, desc string) {
+	writeJSON(w, status, map[string]string{"error-description": desc})
+}
+
+func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
+	path, ok := strings.CutPrefix(r.URL.Path, "/v1.0")
+	if !ok {
+		apiError(w, http.StatusNotFound, "Not found")
+		return
+	}
+	if !b.authorized(r) {
+		apiError(w, http.StatusUnauthorized, "Invalid token")
+		return
+	}
+	if (r.Method == http.MethodPost || r.Method == http.MethodPut) && len(r.Header.Values("Content-Length")) == 0 {
+		// "Content-Length is required for all POST and PUT requests."
+		apiError(w, http.StatusLengthRequired, "Content-Length required")
+		return
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case r.Method == http.MethodGet && path == "/bridge":
+		b.mu.Lock()
+		writeJSON(w, http.StatusOK, tedeeapi.BridgeDetails{Name: b.opts.Name, SerialNumber: b.opts.Serial,
+			CurrentTime: b.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z"), SSID: "TedeeWiFi",
+			IsConnected: atoi(b.connected), Version: b.opts.Firmware, WifiVersion: "35.2.2.4"})
+		b.mu.Unlock()
+	case r.Method == http.MethodGet && path == "/lock":
+		b.mu.Lock()
+		out := make([]tedeeapi.LockDetails, 0, len(b.order))
+		for _, id := range b.order {
+			out = append(out, details(b.locks[id]))
+		}
+		b.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	case len(parts) == 2 && parts[0] == "lock" && r.Method == http.MethodGet:
+		b.withLock(w, parts[1], func(l *Lock) { writeJSON(w, http.StatusOK, details(l)) })
+	case len(parts) == 3 && parts[0] == "lock" && r.Method == http.MethodPost:
+		b.withLock(w, parts[1], func(l *Lock) { b.operate(w, r, l, parts[2]) })
+	case path == "/callback":
+		b.callbackList(w, r)
+	case len(parts) == 2 && parts[0] == "callback":
+		b.callbackOne(w, r, parts[1])
+	default:
+		apiError(w, http.StatusNotFound, "Not found")
+	}
+}
+
+func atoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// authorized checks api_token (header or query) in the configured mode. An encrypted key is
+// accepted once, and only if its time is within KeyWindow of the bridge's clock.
+func (b *Bridge) authorized(r *http.Request) bool {
+	key := r.Header.Get("api_token")
+	if key == "" {
+		key = r.URL.Query().Get("api_token")
+	}
+	if b.opts.TokenMode == tedeeapi.ModePlain {
+		return subtle.ConstantTimeCompare([]byte(key), []byte(b.opts.Token)) == 1
+	}
+	if len(key) <= 64 {
+		return false
+	}
+	ms, err := strconv.ParseInt(key[64:], 10, 64)
+	if err != nil {
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(key), []byte(tedeeapi.EncryptedKey(b.opts.Token, ms))) != 1 {
+		return false
+	}
+	skew := b.opts.Now().Sub(time.UnixMilli(ms))
+	if skew > b.opts.KeyWindow || skew < -b.opts.KeyWindow {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.usedKeys[key] {
+		return false // "every request (with a given api_key) can be processed only once"
+	}
+	b.usedKeys[key] = true
+	return true
+}
+
+func details(l *Lock) tedeeapi.LockDetails {
+	door := l.DoorState
+	return tedeeapi.LockDetails{ID: l.ID, Name: l.Name, Type: l.Type, SerialNumber: l.Serial,
+		IsConnected: atoi(l.Connected), RSSI: -45, DeviceRevision: 18, Version: l.Firmware, State: l.State,
+		Jammed: atoi(l.Jammed), DoorState: &door, BatteryLevel: l.Battery, IsCharging: atoi(l.Charging),
+		DeviceSettings: tedeeapi.DeviceSettings{PullSpringEnabled: atoi(l.PullSpringEnabled),
+			PullSpringDuration: l.PullSpringDuration, AutoPullSpringEnabled: atoi(l.AutoPullSpring),
+			ButtonLockEnabled: 1, ButtonUnlockEnabled: 1}}
+}
+
+func (b *Bridge) withLock(w http.ResponseWriter, rawID string, f func(*Lock)) {
+	id, err := strconv.ParseInt(rawID, 10, 32)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l, ok := b.locks[id]
+	if err != nil || !ok {
+		apiError(w, http.StatusNotFound, "Device not found")
+		return
+	}
+	f(l)
+}
+
+// bleError answers 406 as the bridge does when the lock refuses: code is the lock's BLE result.
+func bleError(w http.ResponseWriter, code int) {
+	writeJSON(w, http.StatusNotAcceptable, map[string]any{"error-code": code, "error-description": "BLE API error"})
+}
+
+// BLE result codes the fake uses.
+const (
+	bleBusy          = 0x03
+	bleNotCalibrated = 0x05
+	bleNotConfigured = 0x08
+	bleInvalidState  = 0x02
+)
+
+// operate starts a lock operation (b.mu held) and answers at once, as the bridge does: the
+// movement is reported by webhooks and seen in GET /lock.
+func (b *Bridge) operate(w http.ResponseWriter, r *http.Request, l *Lock, op string) {
+	// Parameters are checked before the lock is asked anything.
+	mode := r.URL.Query().Get("mode")
+	if h := r.Header.Get("mode"); h != "" {
+		mode = h // the spec's place for it
+	}
+	if mode == "" {
+		mode = "0"
+	}
+	if op == "unlock" && mode != "0" && mode != "2" && mode != "3" && mode != "4" {
+		apiError(w, http.StatusForbidden, "Invalid param")
+		return
+	}
+	if !l.Connected {
+		apiError(w, http.StatusMethodNotAllowed, "Device is disconnected")
+		return
+	}
+	switch l.State {
+	case 0, 1, 9, 18:
+		bleError(w, bleNotCalibrated)
+		return
+	case 4, 5, 7, 8, 255:
+		bleError(w, bleBusy)
+		return
+	}
+	switch op {
+	case "lock":
+		if l.State != 2 && l.State != 3 {
+			bleError(w, bleInvalidState)
+			return
+		}
+		b.moveLocked(l, []step{{5, 0}, {6, 1500 * time.Millisecond}})
+	case "unlock":
+		switch {
+		case l.State == 2 && mode == "4":
+			if !l.PullSpringEnabled {
+				bleError(w, bleNotConfigured)
+				return
+			}
+			b.moveLocked(l, b.pullSteps(l))
+		case l.State == 6 || l.State == 3:
+			steps := []step{{4, 0}, {2, 1500 * time.Millisecond}}
+			if l.AutoPullSpring && l.PullSpringEnabled && mode != "3" {
+				steps = append(steps, b.pullSteps(l)...)
+			}
+			b.moveLocked(l, steps)
+		default:
+			bleError(w, bleInvalidState)
+			return
+		}
+	case "pull":
+		if !l.PullSpringEnabled {
+			bleError(w, bleNotConfigured)
+			return
+		}
+		if l.State != 2 {
+			bleError(w, bleInvalidState)
+			return
+		}
+		b.moveLocked(l, b.pullSteps(l))
+	default:
+		apiError(w, http.StatusNotFound, "Not found")
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type step struct {
+	state int
+	after time.Duration // delay before this state, scaled by TimeScale
+}
+
+func (b *Bridge) pullSteps(l *Lock) []step {
+	d := time.Duration(l.PullSpringDuration) * time.Second
+	if d <= 0 {
+		d = 2 * time.Second
+	}
+	return []step{{8, 300 * time.Millisecond}, {7, 500 * time.Millisecond}, {2, d}}
+}
+
+// moveLocked puts the lock in the first state now and the others after their delays, sending a
+// lock-status-changed webhook for each.
+func (b *Bridge) moveLocked(l *Lock, steps []step) {
+	var total time.Duration
+	for i, s := range steps {
+		total += time.Duration(float64(s.after) * b.opts.TimeScale)
+		if i == 0 && s.after == 0 {
+			l.State = s.state
+			b.sendStatusLocked(l)
+			continue
+		}
+		state := s.state
+		time.AfterFunc(total, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.closed {
+				return
+			}
+			l.State = state
+			b.sendStatusLocked(l)
+		})
+	}
+}
+
+func (b *Bridge) sendStatusLocked(l *Lock) {
+	b.sendLocked(l, "lock-status-changed", [2]string{"state", strconv.Itoa(l.State)},
+		[2]string{"jammed", boolInt(l.Jammed)}, [2]string{"doorState", strconv.Itoa(l.DoorState)})
+}
+
+func (b *Bridge) sendLocked(l *Lock, event string, fields ...[2]string) {
+	data := [][2]string{{"deviceType", strconv.Itoa(l.Type)}, {"deviceId", strconv.FormatInt(l.ID, 10)},
+		{"serialNumber", l.Serial}}
+	b.queueLocked(webhook{event: event, data: append(data, fields...)})
+}
+
+// queueLocked hands the event to every callback's sender, which delivers in order.
+func (b *Bridge) queueLocked(wh webhook) {
+	if b.closed {
+		return
+	}
+	wh.at = b.opts.Now()
+	for _, cb := range b.callbacks {
+		ch, ok := b.senders[cb.ID]
+		if !ok {
+			ch = make(chan addressed, 256)
+			b.senders[cb.ID] = ch
+			b.wg.Add(1)
+			go b.send(ch)
+		}
+		select {
+		case ch <- addressed{webhook: wh, cb: cb}:
+		default: // a receiver that stopped answering loses events, as with a real bridge
+		}
+	}
+}
+
+func (b *Bridge) send(ch chan addressed) {
+	defer b.wg.Done()
+	for a := range ch {
+		req, err := request(a.cb, a.webhook)
+		if err != nil {
+			continue
+		}
+		if resp, err := b.httpClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+}
+
+// request builds the webhook request for a registration, in its method.
+func request(cb tedeeapi.Callback, wh webhook) (*http.Request, error) {
+	ts := wh.at.UTC().Format("2006-01-02T15:04:05.000Z")
+	pairs := append([][2]string{{"event", wh.event}, {"timestamp", ts}}, wh.data...)
+	var req *http.Request
+	var err error
+	switch cb.Method {
+	case "GET":
+		q := make([]string, len(pairs))
+		for i, p := range pairs {
+			q[i] = p[0] + "=" + url.QueryEscape(p[1])
+		}
+		req, err = http.NewRequest(http.MethodGet, cb.URL+"?"+strings.Join(q, "&"), nil)
+	case "GET+NO_PARAMS":
+		segs := make([]string, len(pairs))
+		for i, p := range pairs {
+			segs[i] = p[0] + "=" + p[1]
+		}
+		req, err = http.NewRequest(http.MethodGet, strings.TrimRight(cb.URL, "/")+"/"+strings.Join(segs, "/"), nil)
+	default: // POST, also when no method was given
+		data := map[string]any{}
+		for _, p := range wh.data {
+			if n, err := strconv.ParseInt(p[1], 10, 64); err == nil && p[0] != "serialNumber" {
+				data[p[0]] = n
+			} else {
+				data[p[0]] = p[1]
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"event": wh.event, "timestamp": ts, "data": data})
+		req, err = http.NewRequest(http.MethodPost, cb.URL, bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range cb.Headers {
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+	}
+	return req, nil
+}
+
+func (b *Bridge) addCallbackLocked(cb tedeeapi.Callback) int64 {
+	if cb.Method == "" {
+		cb.Method = "POST"
+	}
+	cb.ID = b.nextID
+	b.nextID++
+	b.callbacks = append(b.callbacks, cb)
+	return cb.ID
+}
+
+func (b *Bridge) callbackList(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch r.Method {
+	case http.MethodGet:
+		out := append([]tedeeapi.Callback{}, b.callbacks...)
+		writeJSON(w, http.StatusOK, out)
+	case http.MethodPost:
+		var cb tedeeapi.Callback
+		if err := json.NewDecoder(r.Body).Decode(&cb); err != nil || cb.URL == "" || !validMethod(cb.Method) {
+			apiError(w, http.StatusBadRequest, "Invalid param")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int64{"id": b.addCallbackLocked(cb)})
+	case http.MethodPut:
+		var cbs []tedeeapi.Callback
+		if err := json.NewDecoder(r.Body).Decode(&cbs); err != nil {
+			apiError(w, http.StatusBadRequest, "Invalid param")
+			return
+		}
+		b.putAll++
+		b.callbacks = nil
+		ids := []int64{}
+		for _, cb := range cbs {
+			ids = append(ids, b.addCallbackLocked(cb))
+		}
+		writeJSON(w, http.StatusOK, ids)
+	default:
+		apiError(w, http.StatusMethodNotAllowed, "Method not allowed")
+	}
+}
+
+func validMethod(m string) bool { return m == "" || m == "POST" || m == "GET" || m == "GET+NO_PARAMS" }
+
+func (b *Bridge) callbackOne(w http.ResponseWriter, r *http.Request, rawID string) {
+	id, err := strconv.ParseInt(rawID, 10, 32)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	idx := -1
+	for i, cb := range b.callbacks {
+		if cb.ID == id && err == nil {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		apiError(w, http.StatusNotFound, "Callback not found")
+		return
+	}
+	switch r.Method {
+	case http.MethodPut:
+		var cb tedeeapi.Callback
+		if err := json.NewDecoder(r.Body).Decode(&cb); err != nil || cb.URL == "" || !validMethod(cb.Method) {
+			apiError(w, http.StatusBadRequest, "Invalid param")
+			return
+		}
+		if cb.Method == "" {
+			cb.Method = "POST"
+		}
+		cb.ID = id
+		b.callbacks[idx] = cb
+	case http.MethodDelete:
+		b.callbacks = append(b.callbacks[:idx], b.callbacks[idx+1:]...)
+	default:
+		apiError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// String describes the bridge, for logs.
+func (b *Bridge) String() string {
+	return fmt.Sprintf("fake Tedee Bridge %s (%s, %d locks)", b.opts.Name, b.opts.Serial, len(b.locks))
+}
