@@ -22,6 +22,7 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/broker"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/metrics"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
@@ -121,9 +122,10 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		defer b.Close()
 		brokerURL = "tcp://" + b.Addr()
 	}
+	met := metrics.New()
 	opts := mqtt.Options{
 		URL: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status",
+		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status", Observer: met,
 	}
 	if t := cfg.MQTT.TLS; t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify {
 		tlsConf, err := mqtt.TLSConfig(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
@@ -143,6 +145,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	var client *mqtt.Client
 	opts.OnConnect = func() { client.Publish(store.Republish()...) }
 	client = mqtt.Dial(opts, log.Named("mqtt"))
+	met.SetMQTT(client)
 	if disc != nil {
 		client.Subscribe(cfg.HomeAssistant.StatusTopic, republishOnBirth(store, client, log))
 	}
@@ -154,7 +157,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	core := &dispatcher{store: store, publish: client.Publish, now: time.Now}
 	srv, err := webhook.New(webhook.Options{
 		Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Bridges: names, Ready: client.Connected,
+		Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met,
 	}, core, log.Named("http"))
 	if err != nil {
 		_ = client.Close(0)
