@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -83,11 +84,14 @@ type lock struct {
 	batteryReported bool
 	charging        *bool
 	connected       *bool
-	// canPull is set once the lock is known to be able to pull its spring: it has been seen
-	// pulling. Home Assistant offers "open" only then.
-	canPull   bool
-	updatedAt time.Time
-	newest    time.Time // the newest event time applied, any kind
+	// canPull is set once the lock has been seen pulling; pullSpring, when the Bridge API has
+	// reported the settings, overrides it. Home Assistant offers "open" only when pulling works.
+	canPull    bool
+	pullSpring *bool
+	name       string
+	firmware   string
+	updatedAt  time.Time
+	newest     time.Time // the newest event time applied, any kind
 	// applied holds, per kind, the time of the newest event applied; seen says whether there was
 	// one, because a bridge with an unset clock sends year-1 times that are still valid.
 	applied [numKinds]time.Time
@@ -350,9 +354,19 @@ func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message
 	return Message{Topic: s.topic(l.serial, "event"), Payload: payload, Retain: false}
 }
 
+// pulls reports whether the lock can pull its spring: its settings say so, or, without settings,
+// it has been seen pulling.
+func (l *lock) pulls() bool {
+	if l.pullSpring != nil {
+		return *l.pullSpring
+	}
+	return l.canPull
+}
+
 type bridge struct {
 	name      string
 	serial    string
+	firmware  string
 	connected *bool
 	updatedAt time.Time
 	applied   time.Time
@@ -423,7 +437,7 @@ func (s *Store) bridgeDiscovery(b *bridge, force bool) []Message {
 	if s.disc == nil {
 		return nil
 	}
-	info := homeassistant.Bridge{Name: b.name, Serial: b.serial, Segment: b.segment()}
+	info := homeassistant.Bridge{Name: b.name, Serial: b.serial, Firmware: b.firmware, Segment: b.segment()}
 	if !force && b.discovered != nil && *b.discovered == info {
 		return nil
 	}
@@ -441,8 +455,8 @@ func (s *Store) lockDiscovery(l *lock, force bool) []Message {
 	if s.disc == nil {
 		return nil
 	}
-	info := homeassistant.Lock{Serial: l.serial, Bridge: l.bridge, CanPull: l.canPull,
-		DoorPaired: l.door != nil && *l.door != "not_paired"}
+	info := homeassistant.Lock{Serial: l.serial, Bridge: l.bridge, CanPull: l.pulls(), Name: l.name,
+		Firmware: l.firmware, DoorPaired: l.door != nil && *l.door != "not_paired"}
 	if l.deviceType != 0 {
 		info.Model = tedee.Model(l.deviceType)
 	}
@@ -535,4 +549,153 @@ func (s *Store) RemoveLock(serial string) []Message {
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// LockSnapshot is a lock as the Bridge API reports it (GET /lock).
+type LockSnapshot struct {
+	ID         int64
+	Serial     string
+	Name       string
+	DeviceType int
+	Firmware   string
+	Connected  bool
+	State      tedee.LockState
+	Jammed     bool
+	DoorState  *tedee.DoorState // nil: firmware without door sensor support
+	Battery    int              // 0–100, or 255 for "not known"
+	Charging   bool
+	PullSpring bool // pull spring enabled in the lock's settings
+}
+
+// ApplySnapshot applies a lock as polled from the Bridge API. ts is the bridge's time when the
+// poll started: each kind of fact applies only if no newer event of that kind has been applied,
+// so a poll never rolls back a webhook that arrived meanwhile. Only facts that changed are
+// published, with the json snapshot and any discovery change; no event message, since nothing
+// happened.
+func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time.Time) ([]Message, error) {
+	if !tedee.ValidSerial(snap.Serial) {
+		return nil, fmt.Errorf("lock %d: serial %q cannot be a topic segment", snap.ID, snap.Serial)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[snap.Serial]
+	if !ok {
+		if len(s.locks) >= MaxLocks {
+			return nil, ErrTooManyLocks
+		}
+		l = &lock{serial: snap.Serial, published: map[homeassistant.Entity][]byte{}}
+		s.locks[snap.Serial] = l
+	}
+	l.id, l.deviceType, l.bridge, l.name, l.firmware = snap.ID, snap.DeviceType, bridgeName, snap.Name, snap.Firmware
+	pull := snap.PullSpring
+	l.pullSpring = &pull
+	var changed []fact
+	setString := func(f fact, dst **string, v string) {
+		if *dst == nil || **dst != v {
+			*dst = &v
+			changed = append(changed, f)
+		}
+	}
+	setBool := func(f fact, dst **bool, v bool) {
+		if *dst == nil || **dst != v {
+			*dst = &v
+			changed = append(changed, f)
+		}
+	}
+	if l.accept(kindStatus, ts) {
+		setString(factState, &l.state, snap.State.Word())
+		setBool(factJammed, &l.jammed, snap.Jammed)
+		if snap.DoorState != nil {
+			if door := snap.DoorState.Word(); door != "" {
+				setString(factDoor, &l.door, door)
+			}
+		}
+	}
+	if l.accept(kindBattery, ts) {
+		var level *int
+		if tedee.BatteryKnown(snap.Battery) {
+			level = &snap.Battery
+		}
+		if !l.batteryReported || !equalInt(l.battery, level) {
+			l.battery, l.batteryReported = level, true
+			changed = append(changed, factBattery)
+		}
+	}
+	if l.accept(kindCharging, ts) {
+		setBool(factCharging, &l.charging, snap.Charging)
+	}
+	if l.accept(kindConnection, ts) {
+		setBool(factConnected, &l.connected, snap.Connected)
+	}
+	if ts.After(l.newest) {
+		l.newest = ts
+	}
+	msgs := s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
+	msgs = append(msgs, s.lockDiscovery(l, false)...)
+	for _, f := range changed {
+		msgs = append(msgs, s.factMessage(l, f))
+	}
+	if len(changed) > 0 || !ok {
+		l.updatedAt = now
+		msgs = append(msgs, s.lockJSON(l))
+	}
+	return msgs, nil
+}
+
+func equalInt(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// BridgeInfo is a bridge as the Bridge API reports it (GET /bridge).
+type BridgeInfo struct {
+	Serial    string
+	Firmware  string
+	Connected bool
+}
+
+// SetBridge applies the bridge's details. Once its serial is known the bridge's topics move from
+// <base>/<name>/… to <base>/<serial>/…, and the old ones are cleared so nothing stale is left.
+func (s *Store) SetBridge(name string, info BridgeInfo, ts, now time.Time) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.bridgeNamed(name)
+	var msgs []Message
+	if tedee.ValidSerial(info.Serial) && info.Serial != b.serial {
+		if b.connected != nil {
+			old := b.segment()
+			msgs = append(msgs, Message{Topic: s.topic(old, "connected"), Retain: true},
+				Message{Topic: s.topic(old, "json"), Retain: true})
+		}
+		b.serial = info.Serial
+	}
+	b.firmware = info.Firmware
+	if !b.seen || !ts.Before(b.applied) {
+		b.applied, b.seen = ts, true
+		connected := info.Connected
+		b.connected = &connected
+	}
+	b.updatedAt = now
+	msgs = append(msgs, s.bridgeDiscovery(b, false)...)
+	return append(msgs, s.bridgeState(b)...)
+}
+
+// LockState returns the lock's current state word, if known.
+func (s *Store) LockState(serial string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.locks[serial]; ok && l.state != nil {
+		return *l.state, true
+	}
+	return "", false
+}
+
+// LocksOf returns the serials of the locks last heard through the named bridge.
+func (s *Store) LocksOf(bridgeName string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for serial, l := range s.locks {
+		if l.bridge == bridgeName {
+			out = append(out, serial)
+		}
+	}
+	return out
 }
