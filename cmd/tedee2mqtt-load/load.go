@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// loadOptions configure one load run against one webhook receiver (the service or the baseline).
+type loadOptions struct {
+	URL             string // webhook URL, e.g. http://127.0.0.1:8080/webhook
+	BrokerURL       string // the broker the receiver publishes to
+	BaseTopic       string // tedee2mqtt's mqtt.base_topic
+	DiscoveryPrefix string // also subscribed and counted; "" subscribes to the base topic only
+	Locks           int
+	Count           int           // webhooks to send
+	Rate            float64       // webhooks per second; 0 = flat out
+	Concurrency     int           // parallel HTTP connections
+	Duration        time.Duration // sending stops after this, even if Count is not reached
+	Grace           time.Duration // how long to wait for the last events after the last response
+	Format          string        // post | get | path
+	SerialPrefix    int           // first 8 digits of every serial
+	Base            time.Time     // event time of every lock's first webhook; zero: now
+	Clock           clock         // paces sends; nil: the real clock
+}
+
+func (o *loadOptions) validate() error {
+	var problems []string
+	if o.Count < 1 {
+		problems = append(problems, "count must be at least 1")
+	}
+	if o.Concurrency < 1 {
+		problems = append(problems, "concurrency must be at least 1")
+	}
+	if o.Rate < 0 {
+		problems = append(problems, "rate must not be negative (0 is flat out)")
+	}
+	if o.Duration <= 0 || o.Grace <= 0 {
+		problems = append(problems, "duration and grace must be positive")
+	}
+	if err := loopbackURL(o.URL); err != nil {
+		problems = append(problems, "webhook url: "+err.Error())
+	}
+	if err := loopbackURL(o.BrokerURL); err != nil {
+		problems = append(problems, "broker url: "+err.Error())
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// loopbackURL refuses anything but a loopback host: this tool floods what it is pointed at.
+func loopbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address: load is only ever sent to this machine", host)
+	}
+	return nil
+}
+
+// Outcome of one webhook, in track.state.
+const (
+	stateUnsent int32 = iota
+	stateAccepted
+	stateRejected  // answered, but not 2xx
+	stateTransport // no answer: connection refused, reset, timeout
+)
+
+// track is what is known about one webhook. Times are nanoseconds since the run's start plus one,
+// so that 0 means "not yet".
+type track struct {
+	sent  atomic.Int64
+	recv  atomic.Int64
+	state atomic.Int32
+}
+
+// result is what one load run measured.
+type result struct {
+	Target     string
+	Sent       int // requests attempted
+	Accepted   int // answered 2xx
+	Rejected   int // answered, not 2xx
+	Transport  int // no answer
+	Statuses   map[int]int
+	FirstError string
+
+	Delivered  int // accepted webhooks whose event message arrived
+	Lost       int // accepted webhooks whose event message did not arrive within the grace period
+	LostIDs    []int
+	Duplicates int // event messages received more than once
+	Unmatched  int // event messages that match no webhook of this run
+	// Unaccepted counts events that arrived for webhooks that were not answered 2xx.
+	Unaccepted int
+
+	Messages       int            // MQTT messages received (not retained replays) during the run
+	MessagesByLeaf map[string]int // by last topic segment ("event", "state", …, "config")
+	Replays        int            // retained messages replayed by the broker on subscribe
+
+	SendTime    time.Duration // first request sent -> last answer received
+	EndToEnd    time.Duration // first request sent -> last event received
+	Latencies   []time.Duration
+	P50, P99    time.Duration
+	Max         time.Duration
+	ScheduleLag time.Duration // worst lateness of a send against the rate schedule
+}
+
+// AcceptedPerSec is the webhook rate the receiver answered 2xx.
+func (r *result) AcceptedPerSec() float64 { return perSec(r.Accepted, r.SendTime) }
+
+// DeliveredPerSec is the webhook rate delivered end to end (event message received).
+func (r *result) DeliveredPerSec() float64 { return perSec(r.Delivered, r.EndToEnd) }
+
+// MessagesPerSec is the MQTT message rate the subscriber received.
+func (r *result) MessagesPerSec() float64 { return perSec(r.Messages, r.EndToEnd) }
+
+func perSec(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// subscriber receives everything the receiver publishes and matches event messages to webhooks.
+type subscriber struct {
+	gen    *generator
+	tracks []track
+	start  time.Time
+	prefix string // base topic + "/"
+
+	messages, replays, dups, unmatched, delivered atomic.Int64
+	lastEvent                                     atomic.Int64
+	mu                                            sync.Mutex
+	byLeaf                                        map[string]int
+	// onMessage, when set, sees every live message (calibration).
+	onMessage func(topic string, payload []byte)
+}
+
+func (s *subscriber) handle(_ paho.Client, m paho.Message) {
+	now := int64(time.Since(s.start)) + 1
+	if m.Retained() {
+		s.replays.Add(1)
+		return
+	}
+	s.messages.Add(1)
+	topic := m.Topic()
+	leaf := topic[strings.LastIndexByte(topic, '/')+1:]
+	s.mu.Lock()
+	s.byLeaf[leaf]++
+	s.mu.Unlock()
+	if s.onMessage != nil {
+		s.onMessage(topic, m.Payload())
+	}
+	if leaf != "event" || !strings.HasPrefix(topic, s.prefix) {
+		return
+	}
+	idx, ok := s.match(strings.TrimSuffix(strings.TrimPrefix(topic, s.prefix), "/event"), m.Payload())
+	if !ok {
+		s.unmatched.Add(1)
+		return
+	}
+	if !s.tracks[idx].recv.CompareAndSwap(0, now) {
+		s.dups.Add(1)
+		return
+	}
+	s.delivered.Add(1)
+	for {
+		last := s.lastEvent.Load()
+		if now <= last || s.lastEvent.CompareAndSwap(last, now) {
+			break
+		}
+	}
+}
+
+var timestampKey = []byte(`"timestamp":"`)
+
+// match finds the webhook an event message reports, by its lock (the topic's serial) and its
+// event time (the payload's "timestamp", which is unique per lock).
+func (s *subscriber) match(serial string, payload []byte) (int, bool) {
+	lock, ok := s.gen.index[serial]
+	if !ok {
+		return 0, false
+	}
+	i := bytes.Index(payload, timestampKey)
+	if i < 0 || len(payload) < i+len(timestampKey)+len(tsLayout) {
+		return 0, false
+	}
+	raw := payload[i+len(timestampKey) : i+len(timestampKey)+len(tsLayout)]
+	ts, err := time.Parse(tsLayout, string(raw))
+	if err != nil {
+		return 0, false
+	}
+	seq := s.gen.seqOf(ts)
+	if seq < 0 {
+		return 0, false
+	}
+	idx := s.gen.indexOf(lock, seq)
+	if idx >= len(s.tracks) {
+		return 0, false
+	}
+	return idx, true
+}
+
+var clientSeq atomic.Int64
+
+// connectSubscriber connects to the broker and subscribes at QoS 1 (what tedee2mqtt publishes
+// with by default), waiting for the SUBACK so that nothing published afterwards is missed.
+func connectSubscriber(brokerURL string, filters []string, handle paho.MessageHandler) (paho.Client, error) {
+	opts := paho.NewClientOptions().
+		AddBroker(brokerURL).
+		SetClientID(fmt.Sprintf("t2m-load-%d-%d", os.Getpid(), clientSeq.Add(1))).
+		SetCleanSession(true).
+		SetAutoReconnect(false). // a reconnect would lose messages silently; fail loudly instead
+		SetConnectTimeout(5 * time.Second).
+		SetKeepAlive(30 * time.Second)
+	// Handlers run one at a time in arrival order (paho's default); they only record and count.
+	c := paho.NewClient(opts)
+	if t := c.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+		return nil, fmt.Errorf("connect subscriber to %s: %v", brokerURL, tokenErr(t))
+	}
+	subs := map[string]byte{}
+	for _, f := range filters {
+		subs[f] = 1
+	}
+	if t := c.SubscribeMultiple(subs, handle); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("subscribe to %v: %v", filters, tokenErr(t))
+	}
+	return c, nil
+}
+
+func tokenErr(t paho.Token) error {
+	if err := t.Error(); err != nil {
+		return err
+	}
+	return errors.New("timed out")
+}
+
+// runLoad sends o.Count webhooks (or as many as o.Duration allows) and measures what arrives.
+func runLoad(ctx context.Context, o loadOptions) (*result, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	base := o.Base
+	if base.IsZero() {
+		base = time.Now()
+	}
+	gen, err := newGenerator(o.Locks, o.Count, o.SerialPrefix, base, o.Format)
+	if err != nil {
+		return nil, err
+	}
+	sub := &subscriber{gen: gen, tracks: make([]track, o.Count), start: time.Now(),
+		prefix: o.BaseTopic + "/", byLeaf: map[string]int{}}
+	filters := []string{o.BaseTopic + "/#"}
+	if o.DiscoveryPrefix != "" {
+		filters = append(filters, o.DiscoveryPrefix+"/#")
+	}
+	mc, err := connectSubscriber(o.BrokerURL, filters, sub.handle)
+	if err != nil {
+		return nil, err
+	}
+	defer mc.Disconnect(100)
+
+	workers := min(o.Concurrency, o.Locks)
+	transport := &http.Transport{
+		MaxIdleConns: workers, MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers,
+		IdleConnTimeout: 30 * time.Second, DisableCompression: true,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+
+	var (
+		firstErr     atomic.Pointer[string]
+		statusMu     sync.Mutex
+		statuses     = map[int]int{}
+		lastResponse atomic.Int64
+		wg           sync.WaitGroup
+	)
+	sendCtx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	// A lock always goes to the same worker, which sends its webhooks one at a time in order, as
+	// a bridge does: two events of one lock are never in flight together, so none can overtake
+	// the other and be dropped as out of order.
+	queues := make([]chan int, workers)
+	for w := range queues {
+		queues[w] = make(chan int, 16)
+		wg.Add(1)
+		go func(jobs <-chan int) {
+			defer wg.Done()
+			for i := range jobs {
+				if sendCtx.Err() != nil {
+					continue // out of time: drain without sending
+				}
+				t := &sub.tracks[i]
+				req, err := gen.request(o.URL, gen.at(i))
+				if err != nil {
+					t.state.Store(stateTransport)
+					firstErr.CompareAndSwap(nil, ptr(err.Error()))
+					continue
+				}
+				t.sent.Store(int64(time.Since(sub.start)) + 1)
+				resp, err := client.Do(req.WithContext(sendCtx))
+				if err != nil {
+					t.state.Store(stateTransport)
+					firstErr.CompareAndSwap(nil, ptr(err.Error()))
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				at := int64(time.Since(sub.start)) + 1
+				for last := lastResponse.Load(); at > last && !lastResponse.CompareAndSwap(last, at); last = lastResponse.Load() {
+				}
+				if resp.StatusCode/100 == 2 {
+					t.state.Store(stateAccepted)
+					continue
+				}
+				t.state.Store(stateRejected)
+				statusMu.Lock()
+				statuses[resp.StatusCode]++
+				statusMu.Unlock()
+				firstErr.CompareAndSwap(nil, ptr(fmt.Sprintf("HTTP %d", resp.StatusCode)))
+			}
+		}(queues[w])
+	}
+	p := newPacer(o.Clock, o.Rate)
+	for i := 0; i < o.Count; i++ {
+		if p.wait(sendCtx, i) != nil {
+			break
+		}
+		queues[gen.at(i).lock%workers] <- i
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+
+	// Wait for the events of every accepted webhook, up to the grace period.
+	deadline := time.Now().Add(o.Grace)
+	for missing(sub.tracks) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	mc.Disconnect(100)
+
+	r := &result{Target: o.URL, Statuses: statuses, ScheduleLag: p.maxLag,
+		Messages: int(sub.messages.Load()), Replays: int(sub.replays.Load()),
+		Duplicates: int(sub.dups.Load()), Unmatched: int(sub.unmatched.Load())}
+	if s := firstErr.Load(); s != nil {
+		r.FirstError = *s
+	}
+	sub.mu.Lock()
+	r.MessagesByLeaf = maps.Clone(sub.byLeaf)
+	sub.mu.Unlock()
+	var firstSent int64 = -1
+	for i := range sub.tracks {
+		t := &sub.tracks[i]
+		sent, recv, state := t.sent.Load(), t.recv.Load(), t.state.Load()
+		if sent > 0 && (firstSent < 0 || sent < firstSent) {
+			firstSent = sent
+		}
+		switch state {
+		case stateUnsent:
+			continue
+		case stateAccepted:
+			r.Accepted++
+			if recv == 0 {
+				r.Lost++
+				r.LostIDs = append(r.LostIDs, i)
+			} else {
+				r.Delivered++
+				r.Latencies = append(r.Latencies, time.Duration(recv-sent))
+			}
+		case stateRejected:
+			r.Rejected++
+		case stateTransport:
+			r.Transport++
+		}
+		if state != stateAccepted && recv != 0 {
+			r.Unaccepted++
+		}
+		r.Sent++
+	}
+	if firstSent > 0 {
+		r.SendTime = time.Duration(lastResponse.Load() - firstSent)
+		r.EndToEnd = time.Duration(sub.lastEvent.Load() - firstSent)
+	}
+	slices.Sort(r.Latencies)
+	r.P50, r.P99 = percentile(r.Latencies, 50), percentile(r.Latencies, 99)
+	if n := len(r.Latencies); n > 0 {
+		r.Max = r.Latencies[n-1]
+	}
+	return r, ctx.Err()
+}
+
+// missing counts accepted webhooks whose event has not arrived yet.
+func missing(tracks []track) int {
+	n := 0
+	for i := range tracks {
+		if tracks[i].state.Load() == stateAccepted && tracks[i].recv.Load() == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func ptr[T any](v T) *T { return &v }

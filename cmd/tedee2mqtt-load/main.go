@@ -1,0 +1,115 @@
+// Command tedee2mqtt-load measures tedee2mqtt end to end: it starts the service (or drives one that
+// runs already), sends it realistic Tedee Bridge webhooks over HTTP for many locks, at a set rate or
+// flat out, subscribes to the broker and matches every webhook to its tedee/<serial>/event message.
+// It reports webhooks/s accepted, messages/s delivered, send-to-subscriber latency, errors, lost
+// messages, and the service's peak RSS and CPU time.
+//
+// The same load is sent, in the same invocation, to a baseline server (this binary with
+// -baseline-server) that publishes the same number and size of MQTT messages per webhook without
+// decoding anything or keeping state; the service's figures are also given as ratios to the
+// baseline's, which hold on a noisy machine where absolute numbers do not.
+//
+// Everything it talks to must be on the loopback interface.
+//
+//	go build -o /tmp/tedee2mqtt ./cmd/tedee2mqtt
+//	go run ./cmd/tedee2mqtt-load -service-bin /tmp/tedee2mqtt -locks 1000 -count 100000
+//
+// See docs/benchmarks.md for the measurements and the commands that reproduce them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tedee2mqtt-load:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// config is the command line.
+type config struct {
+	serviceBin    string
+	url           string
+	pid           int
+	broker        string
+	mosquittoBin  string
+	baseline      bool
+	homeassistant bool
+	baseTopic     string
+	qos           int
+	repeat        int
+	idle          time.Duration
+	jsonOut       string
+	logDir        string
+	load          loadOptions
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("tedee2mqtt-load", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var c config
+	flags.StringVar(&c.serviceBin, "service-bin", "", "tedee2mqtt binary to start with a generated config (build it with go build ./cmd/tedee2mqtt)")
+	flags.StringVar(&c.url, "url", "", "instead of -service-bin: webhook URL of a tedee2mqtt that runs already, e.g. http://127.0.0.1:8080/webhook")
+	flags.IntVar(&c.pid, "pid", 0, "with -url: the service's pid, to report its RSS and CPU time")
+	flags.StringVar(&c.broker, "broker", "", "MQTT broker URL the service publishes to (default: start a private mosquitto on a free loopback port)")
+	flags.StringVar(&c.mosquittoBin, "mosquitto", "", "mosquitto binary for the private broker (default: PATH, then /usr/sbin/mosquitto)")
+	flags.BoolVar(&c.baseline, "baseline", true, "also run the same load against the baseline server and report ratios")
+	flags.BoolVar(&c.homeassistant, "homeassistant", true, "with -service-bin: enable Home Assistant discovery in the service's config")
+	flags.StringVar(&c.baseTopic, "base-topic", "tedee", "the service's mqtt.base_topic")
+	flags.IntVar(&c.qos, "qos", 1, "with -service-bin: mqtt.qos of the service, and the baseline's QoS")
+	flags.IntVar(&c.repeat, "repeat", 3, "measure this many times (each with a fresh service and baseline) and report median and spread")
+	flags.DurationVar(&c.idle, "idle", 2*time.Second, "how long the started service idles before its idle RSS is read")
+	flags.StringVar(&c.jsonOut, "json", "", "also write every measurement to this file as JSON")
+	flags.StringVar(&c.logDir, "log-dir", "", "keep the service's, baseline's and broker's logs here (default: a temp dir removed at exit)")
+	flags.IntVar(&c.load.Locks, "locks", 1000, "number of locks")
+	flags.IntVar(&c.load.Count, "count", 100000, "webhooks to send per run")
+	flags.Float64Var(&c.load.Rate, "rate", 0, "webhooks per second; 0 sends flat out")
+	flags.IntVar(&c.load.Concurrency, "concurrency", 8, "parallel HTTP connections (a lock's webhooks always go one at a time, in order)")
+	flags.DurationVar(&c.load.Duration, "duration", 5*time.Minute, "stop sending after this long even if -count is not reached")
+	flags.DurationVar(&c.load.Grace, "grace", 5*time.Second, "after the last answer, wait this long for missing event messages before counting them lost")
+	flags.StringVar(&c.load.Format, "format", formatPost, "delivery format: post (JSON body), get (query string) or path (GET+NO_PARAMS)")
+	baselineServer := flags.Bool("baseline-server", false, "run as the baseline server (used by the tool itself)")
+	listen := flags.String("listen", "127.0.0.1:0", "with -baseline-server: listen address")
+	planPath := flags.String("plan", "", "with -baseline-server: the message plan measured from the service")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", flags.Arg(0))
+	}
+	if *baselineServer {
+		return serveBaseline(ctx, *listen, c.broker, *planPath, c.baseTopic, byte(c.qos))
+	}
+	switch {
+	case c.serviceBin == "" && c.url == "":
+		return errors.New("give -service-bin (the tool starts the service) or -url (a service that runs already)")
+	case c.serviceBin != "" && c.url != "":
+		return errors.New("give -service-bin or -url, not both")
+	case c.url != "" && c.broker == "":
+		return errors.New("with -url, give -broker: the broker that service publishes to")
+	case c.repeat < 1:
+		return errors.New("repeat must be at least 1")
+	case c.qos < 0 || c.qos > 2:
+		return errors.New("qos must be 0, 1 or 2")
+	}
+	c.load.BaseTopic = c.baseTopic
+	c.load.DiscoveryPrefix = "homeassistant"
+	c.load.SerialPrefix = 20000000
+	return bench(ctx, c, stdout, stderr)
+}
