@@ -66,6 +66,7 @@ type service struct {
 func writeConfig(t *testing.T, brokerURL, extra string) (path, listen string) {
 	t.Helper()
 	listen = freeAddr(t)
+	extra = strings.ReplaceAll(extra, "{{listen}}", listen) // for public_url
 	cfg := fmt.Sprintf("log:\n  level: debug\nhttp:\n  listen: %q\nmqtt:\n  url: %q\n  client_id: tedee2mqtt-%d\n%s",
 		listen, brokerURL, time.Now().UnixNano(), extra)
 	path = filepath.Join(t.TempDir(), "config.yaml")

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,11 +24,13 @@ import (
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/broker"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/controller"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/metrics"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/webhook"
 )
 
@@ -142,9 +147,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	store := state.New(cfg.MQTT.BaseTopic, disc)
 	// Every (re)connection republishes everything: the broker may have restarted without
 	// persistence and forgotten the retained state and discovery.
-	var client *mqtt.Client
-	opts.OnConnect = func() { client.Publish(store.Republish()...) }
-	client = mqtt.Dial(opts, log.Named("mqtt"))
+	opts.OnConnect = func(c *mqtt.Client) { c.Publish(store.Republish()...) }
+	client := mqtt.Dial(opts, log.Named("mqtt"))
 	met.SetMQTT(client)
 	if disc != nil {
 		client.Subscribe(cfg.HomeAssistant.StatusTopic, republishOnBirth(store, client, log))
@@ -154,7 +158,12 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	for i, b := range cfg.Bridges {
 		names[i] = b.Name
 	}
-	core := &dispatcher{store: store, publish: client.Publish, now: time.Now}
+	controllers := newControllers(cfg, store, client.Publish, met, log)
+	router := controller.NewRouter(ctx, cfg.MQTT.BaseTopic, slices.Collect(maps.Values(controllers)),
+		client.Publish, met.ObserveCommand, log.Named("commands"))
+	client.Subscribe(router.Filter(), router.Handle)
+
+	core := &dispatcher{store: store, publish: client.Publish, now: time.Now, controllers: controllers}
 	srv, err := webhook.New(webhook.Options{
 		Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met,
@@ -167,7 +176,16 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		zap.Bool("secret_required", cfg.HTTP.Secret != ""))
 	warnNotYetImplemented(cfg, log)
 
+	var wg sync.WaitGroup
+	for _, c := range controllers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.Run(ctx) // returns when ctx ends; failures are logged and retried inside
+		}()
+	}
 	runErr := srv.Run(ctx)
+	wg.Wait()
 	log.Info("shutting down", zap.Int("pending_messages", client.Pending()))
 	if err := client.Close(drainTimeout); err != nil {
 		log.Error("messages lost at shutdown", zap.Error(err))
@@ -175,15 +193,29 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	return runErr
 }
 
+// newControllers returns a controller for every bridge with a host: its Bridge API is used for
+// sync, commands and callback registration.
+func newControllers(cfg config.Config, store *state.Store, publish func(...state.Message), met *metrics.Metrics,
+	log *zap.Logger) map[string]*controller.Controller {
+	controllers := map[string]*controller.Controller{}
+	for _, b := range cfg.Bridges {
+		if b.Host == "" {
+			continue
+		}
+		blog := log.Named("bridge").With(zap.String("bridge", b.Name))
+		api := tedeeapi.New(tedeeapi.Options{Bridge: b.Name, BaseURL: "http://" + b.Host, Token: b.Token,
+			TokenMode: b.TokenMode, Observer: met}, blog)
+		controllers[b.Name] = controller.New(controller.Options{Bridge: b.Name, PollInterval: b.PollInterval,
+			PublicURL: b.PublicURL, CallbackMethod: b.CallbackMethod, Secret: cfg.HTTP.Secret}, api, store, publish, blog)
+		blog.Info("using the Bridge API", zap.String("host", b.Host), zap.String("token_mode", b.TokenMode),
+			zap.Bool("register_callback", b.PublicURL != ""))
+	}
+	return controllers
+}
+
 // warnNotYetImplemented says which configured features this version does not act on yet, so a
 // user is never left wondering why a setting has no effect.
 func warnNotYetImplemented(cfg config.Config, log *zap.Logger) {
-	for _, b := range cfg.Bridges {
-		if b.Host != "" {
-			log.Warn("the Bridge API (sync, commands, callback registration) is not implemented in this version; only webhooks are used",
-				zap.String("bridge", b.Name))
-		}
-	}
 	if cfg.Cloud.Enabled {
 		log.Warn("Tedee Cloud webhooks are not implemented in this version; cloud settings are ignored")
 	}
@@ -208,20 +240,31 @@ func republishOnBirth(store *state.Store, client *mqtt.Client, log *zap.Logger) 
 	}
 }
 
-// dispatcher connects the webhook adapter to the core and the core to the broker.
+// dispatcher connects the webhook adapter to the core and the core to the broker, and tells a
+// bridge's controller what its webhooks imply.
 type dispatcher struct {
-	store   *state.Store
-	publish func(...state.Message)
-	now     func() time.Time
+	store       *state.Store
+	publish     func(...state.Message)
+	now         func() time.Time
+	controllers map[string]*controller.Controller
 }
 
 func (d *dispatcher) HandleEvent(_ context.Context, bridge string, ev tedee.Event) error {
 	msgs, err := d.store.Apply(bridge, ev, d.now())
-	if err != nil {
+	if err != nil && !errors.Is(err, state.ErrStale) {
 		return err
 	}
 	d.publish(msgs...)
-	return nil
+	// Even a late event means what it says: settings changed, or the cloud link did.
+	if c, ok := d.controllers[bridge]; ok {
+		switch ev.Name {
+		case tedee.EventDeviceSettingsChanged:
+			c.Refresh(ev.Serial) // the event carries no settings: read them
+		case tedee.EventBackendConnectionChanged:
+			c.CheckCallback() // the bridge may have restarted and lost its registrations
+		}
+	}
+	return err
 }
 
 func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {

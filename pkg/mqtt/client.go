@@ -20,11 +20,11 @@ import (
 )
 
 const (
-	// batchSize is how many messages are in flight at once. Waiting for each PUBACK in turn would
-	// cap throughput at one message per round trip.
-	batchSize = 64
-	// ackTimeout bounds the wait for the broker to acknowledge a batch; after it the batch is
-	// treated as failed and sent again once the connection is back.
+	// maxInFlight is how many messages may await their PUBACK at once. Waiting for each PUBACK in
+	// turn would cap throughput at one message per round trip.
+	maxInFlight = 64
+	// ackTimeout bounds the wait for the broker to acknowledge a message; after it the message and
+	// those sent after it are treated as failed and sent again once the connection is back.
 	ackTimeout = 10 * time.Second
 	// DefaultMaxQueuedEvents bounds the non-retained event messages held during an outage. State
 	// is never dropped (it coalesces per topic); only the oldest events beyond this are.
@@ -44,7 +44,8 @@ type Options struct {
 	MaxQueuedEvents int // 0 means DefaultMaxQueuedEvents
 	// OnConnect, when set, runs (in its own goroutine) after every connection and reconnection,
 	// after the subscriptions are renewed: a broker that restarted may have lost retained state.
-	OnConnect func()
+	// It gets the client, which may connect before Dial has returned.
+	OnConnect func(*Client)
 	// Observer, when set, is told the result of every queued message sent to the broker.
 	Observer Observer
 }
@@ -128,7 +129,7 @@ func (c *Client) onConnect(paho.Client) {
 			c.subscribe(s)
 		}
 		if c.opts.OnConnect != nil {
-			c.opts.OnConnect()
+			c.opts.OnConnect(c)
 		}
 	}()
 }
@@ -199,55 +200,82 @@ func (c *Client) send() {
 
 var errNotConnected = errors.New("not connected to broker")
 
-// flush delivers everything queued, batch by batch, until the queue is empty, the connection is
-// down, or abort is closed. Messages not acknowledged go back to the head of the queue.
+// flush delivers everything queued until the queue is empty, the connection is down, or abort is
+// closed. Messages not acknowledged go back to the head of the queue, in order.
+//
+// Up to maxInFlight messages await their PUBACK at once, and a message goes out as soon as it is
+// queued and a slot is free: flush never waits for a whole batch to be acknowledged before sending
+// more. Waiting for batches stalls on brokers that hold back PUBACKs - Mosquitto by default
+// (set_tcp_nodelay false) sends one and keeps the rest until the client ACKs the TCP segment, and
+// a client with nothing to send delays that ACK for up to 40 ms - which held every webhook for
+// about 40 ms and capped delivery at a batch per stall.
 func (c *Client) flush(abort <-chan struct{}) error {
+	type flight struct {
+		e     *entry
+		token paho.Token
+		sent  time.Time
+	}
+	var (
+		inflight []flight
+		failed   []*entry
+		firstErr error
+	)
+	timer := time.NewTimer(ackTimeout)
+	defer timer.Stop()
+	// giveUp fails everything still in flight; stopping sending after a failure keeps what is
+	// requeued ahead of everything not yet sent, so order is kept.
+	giveUp := func(err error, observe bool) {
+		for _, f := range inflight {
+			if observe {
+				c.observe(false)
+			}
+			failed = append(failed, f.e)
+		}
+		inflight = nil
+		firstErr = err
+	}
 	for {
-		if !c.Connected() {
-			return errNotConnected
-		}
-		batch := c.out.take(batchSize)
-		if len(batch) == 0 {
-			return nil
-		}
-		tokens := make([]paho.Token, len(batch))
-		for i, e := range batch {
-			tokens[i] = c.paho.Publish(e.msg.Topic, c.opts.QoS, e.msg.Retain, e.msg.Payload)
-		}
-		var failed []*entry
-		var firstErr error
-		deadline := time.NewTimer(ackTimeout)
-	wait:
-		for i, t := range tokens {
-			select {
-			case <-t.Done():
-				err := t.Error()
-				c.observe(err == nil)
-				if err != nil {
-					failed = append(failed, batch[i])
-					if firstErr == nil {
-						firstErr = fmt.Errorf("publish %s: %w", batch[i].msg.Topic, err)
-					}
+		if firstErr == nil {
+			if !c.Connected() {
+				firstErr = errNotConnected
+			} else if room := maxInFlight - len(inflight); room > 0 {
+				for _, e := range c.out.take(room) {
+					t := c.paho.Publish(e.msg.Topic, c.opts.QoS, e.msg.Retain, e.msg.Payload)
+					inflight = append(inflight, flight{e: e, token: t, sent: time.Now()})
 				}
-			case <-deadline.C:
-				for range batch[i:] {
-					c.observe(false)
-				}
-				failed = append(failed, batch[i:]...)
-				firstErr = fmt.Errorf("publish %s: no acknowledgement within %s", batch[i].msg.Topic, ackTimeout)
-				break wait
-			case <-abort:
-				failed = append(failed, batch[i:]...)
-				firstErr = errors.New("aborted")
-				break wait
 			}
 		}
-		deadline.Stop()
-		if len(failed) > 0 {
-			c.out.requeue(failed)
-			return firstErr
+		if len(inflight) == 0 {
+			break
+		}
+		head := inflight[0]
+		timer.Reset(time.Until(head.sent.Add(ackTimeout)))
+		var more <-chan struct{} // new messages to send while waiting, when there is room
+		if firstErr == nil && len(inflight) < maxInFlight {
+			more = c.out.wake
+		}
+		select {
+		case <-head.token.Done():
+			inflight = inflight[1:]
+			err := head.token.Error()
+			c.observe(err == nil)
+			if err != nil {
+				failed = append(failed, head.e)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("publish %s: %w", head.e.msg.Topic, err)
+				}
+			}
+		case <-more:
+		case <-timer.C:
+			giveUp(fmt.Errorf("publish %s: no acknowledgement within %s", head.e.msg.Topic, ackTimeout), true)
+		case <-abort:
+			giveUp(errors.New("aborted"), false)
 		}
 	}
+	if len(failed) > 0 {
+		c.out.requeue(failed)
+	}
+	return firstErr
 }
 
 func (c *Client) observe(ok bool) {

@@ -48,8 +48,9 @@ type Options struct {
 	BaseURL   string
 	Token     string
 	TokenMode string // ModeEncrypted (default) or ModePlain
-	// MinInterval is the least time between the starts of two requests: Tedee asks for at most one
-	// request per second. Default 1s.
+	// MinInterval is the least time between the end of one request and the start of the next:
+	// Tedee asks for at most one request per second, and counting from the end keeps the bridge
+	// from ever seeing two closer than that, whatever the latency. Default 1s.
 	MinInterval time.Duration
 	// Attempts bounds the tries of one call (network errors and 409 Busy are retried). Default 3.
 	Attempts int
@@ -67,7 +68,7 @@ type Client struct {
 	base string
 
 	mu        sync.Mutex // held for the whole of a call, so requests never overlap
-	lastStart time.Time
+	lastEnd   time.Time
 	lastKeyMs int64 // millisecond stamp of the last encrypted key, which must never repeat
 }
 
@@ -174,6 +175,7 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, header
 		}
 		var retry bool
 		retry, err = c.attempt(ctx, method, path, endpoint, header, payload, out)
+		c.lastEnd = time.Now()
 		if err == nil || !retry || attempt == c.opts.Attempts {
 			break
 		}
@@ -187,16 +189,13 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, header
 	return err
 }
 
-// waitTurn sleeps until MinInterval has passed since the previous request started.
+// waitTurn sleeps until MinInterval has passed since the previous request ended.
 func (c *Client) waitTurn(ctx context.Context) error {
-	if !c.lastStart.IsZero() {
-		if wait := c.lastStart.Add(c.opts.MinInterval).Sub(time.Now()); wait > 0 {
-			if err := sleep(ctx, wait); err != nil {
-				return err
-			}
+	if !c.lastEnd.IsZero() {
+		if wait := c.lastEnd.Add(c.opts.MinInterval).Sub(time.Now()); wait > 0 {
+			return sleep(ctx, wait)
 		}
 	}
-	c.lastStart = time.Now()
 	return nil
 }
 

@@ -153,8 +153,8 @@ func TestOneRequestAtATime(t *testing.T) {
 		t.Fatalf("%d requests, %d overlapping; want 6 and none", len(reqs), fb.Overlaps())
 	}
 	for i := 1; i < len(reqs); i++ {
-		if gap := reqs[i].Start.Sub(reqs[i-1].Start); gap < 95*time.Millisecond {
-			t.Errorf("requests %d and %d only %s apart", i-1, i, gap)
+		if gap := reqs[i].Start.Sub(reqs[i-1].End); gap < 100*time.Millisecond {
+			t.Errorf("request %d started %s after request %d ended; want at least 100ms", i, gap, i-1)
 		}
 	}
 }

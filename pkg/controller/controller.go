@@ -1,0 +1,479 @@
+// Package controller drives one Tedee Bridge through its local API: it syncs the bridge and its
+// locks at startup and periodically, keeps tedee2mqtt's webhook registered on the bridge, and
+// executes lock commands, confirming each from the lock's reported state.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
+)
+
+// Core is what the controller needs of the state store.
+type Core interface {
+	ApplySnapshot(bridge string, snap state.LockSnapshot, ts, now time.Time) ([]state.Message, error)
+	SetBridge(name string, info state.BridgeInfo, ts, now time.Time) []state.Message
+	LockState(serial string) (string, bool)
+	LocksOf(bridge string) []string
+	RemoveLock(serial string) []state.Message
+}
+
+// Options configure a controller.
+type Options struct {
+	Bridge       string        // the bridge's name in tedee2mqtt (its webhook route)
+	PollInterval time.Duration // 0: sync at startup only
+	// PublicURL, when set, is how the bridge reaches tedee2mqtt; the callback
+	// PublicURL/webhook/<Bridge> is then kept registered.
+	PublicURL      string
+	CallbackMethod string // POST, GET or GET+NO_PARAMS
+	Secret         string // sent as "Authorization: Bearer <Secret>" when set
+	// CallbackCheckInterval is how often the registration is verified. Default 5 minutes: the
+	// bridge forgets callbacks when its API configuration is reset, and other integrations may
+	// replace them all.
+	CallbackCheckInterval time.Duration
+	// CommandTimeout bounds a command, from the request to the confirmed state. Default 30s.
+	CommandTimeout time.Duration
+}
+
+// Controller drives one bridge.
+type Controller struct {
+	opts    Options
+	api     *tedeeapi.Client
+	core    Core
+	publish func(...state.Message)
+	log     *zap.Logger
+
+	refresh chan string
+	checkCB chan struct{}
+
+	mu      sync.Mutex
+	ids     map[string]int64         // serial → lock id, from the last sync
+	pulls   map[string]time.Duration // serial → pull spring duration, from the settings
+	missing map[string]int           // serial → consecutive syncs that did not list it
+	offset  time.Duration            // bridge clock minus ours
+	running map[string]*sync.Mutex
+}
+
+// New returns a controller; Run starts it.
+func New(opts Options, api *tedeeapi.Client, core Core, publish func(...state.Message), log *zap.Logger) *Controller {
+	if opts.CallbackCheckInterval <= 0 {
+		opts.CallbackCheckInterval = 5 * time.Minute
+	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = 30 * time.Second
+	}
+	if opts.CallbackMethod == "" {
+		opts.CallbackMethod = "POST"
+	}
+	return &Controller{opts: opts, api: api, core: core, publish: publish, log: log,
+		refresh: make(chan string, 16), checkCB: make(chan struct{}, 1),
+		ids: map[string]int64{}, pulls: map[string]time.Duration{}, missing: map[string]int{}, running: map[string]*sync.Mutex{}}
+}
+
+// Run syncs and keeps the callback registered until ctx is done. Failures are logged and
+// retried; Run only returns when ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	callback := time.NewTimer(0)
+	defer callback.Stop()
+	if c.opts.PublicURL == "" {
+		callback.Stop() // nothing to register; since Go 1.23 a stopped timer never fires
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+			c.pollOnce(ctx, poll)
+		case serial := <-c.refresh:
+			c.refreshLock(ctx, serial)
+		case <-callback.C:
+			c.ensureCallbackLogged(ctx, callback)
+		case <-c.checkCB:
+			if c.opts.PublicURL != "" {
+				c.ensureCallbackLogged(ctx, callback) // Reset inside replaces the pending check
+			}
+		}
+	}
+}
+
+// syncRetry is how soon a failed sync is tried again.
+const syncRetry = 15 * time.Second
+
+func (c *Controller) pollOnce(ctx context.Context, poll *time.Timer) {
+	if err := c.Sync(ctx); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("bridge sync failed", zap.Error(err), zap.Duration("retry_in", syncRetry))
+		}
+		poll.Reset(syncRetry)
+		return
+	}
+	if c.opts.PollInterval > 0 {
+		poll.Reset(c.opts.PollInterval)
+	}
+}
+
+func (c *Controller) ensureCallbackLogged(ctx context.Context, t *time.Timer) {
+	next := c.opts.CallbackCheckInterval
+	if err := c.EnsureCallback(ctx); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("callback registration failed", zap.Error(err))
+		}
+		next = syncRetry
+	}
+	t.Reset(next)
+}
+
+// Refresh asks for the lock to be read again (its settings changed). It does not block.
+func (c *Controller) Refresh(serial string) {
+	select {
+	case c.refresh <- serial:
+	default:
+	}
+}
+
+// CheckCallback asks for the registration to be verified soon (the bridge's cloud link changed,
+// which may mean it restarted). It does not block.
+func (c *Controller) CheckCallback() {
+	select {
+	case c.checkCB <- struct{}{}:
+	default:
+	}
+}
+
+// Owns reports whether the last sync listed the lock.
+func (c *Controller) Owns(serial string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ids[serial]
+	return ok
+}
+
+// bridgeTime converts our clock to the bridge's, in which webhook timestamps are written.
+func (c *Controller) bridgeTime(t time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return t.Add(c.offset)
+}
+
+// Sync reads the bridge and every lock and publishes them as if webhooks had arrived. Locks the
+// bridge stopped listing (two syncs in a row, so one odd answer removes nothing) are removed.
+func (c *Controller) Sync(ctx context.Context) error {
+	b, err := c.api.Bridge(ctx)
+	if err != nil {
+		return fmt.Errorf("read bridge: %w", err)
+	}
+	now := time.Now()
+	if bt, err := tedee.ParseTime(b.CurrentTime); err == nil {
+		c.mu.Lock()
+		c.offset = bt.Sub(now)
+		c.mu.Unlock()
+	}
+	c.publish(c.core.SetBridge(c.opts.Bridge, state.BridgeInfo{Serial: b.SerialNumber, Firmware: b.Version,
+		Connected: b.IsConnected == 1}, c.bridgeTime(now), now)...)
+
+	start := time.Now()
+	locks, err := c.api.Locks(ctx)
+	if err != nil {
+		return fmt.Errorf("read locks: %w", err)
+	}
+	ts := c.bridgeTime(start)
+	listed := map[string]bool{}
+	for _, l := range locks {
+		if err := c.apply(l, ts); err != nil {
+			c.log.Warn("skipped lock", zap.Int64("lock_id", l.ID), zap.Error(err))
+			continue
+		}
+		listed[l.SerialNumber] = true
+	}
+	c.mu.Lock()
+	var gone []string
+	for _, serial := range c.core.LocksOf(c.opts.Bridge) {
+		if listed[serial] {
+			delete(c.missing, serial)
+			continue
+		}
+		c.missing[serial]++
+		if c.missing[serial] >= 2 {
+			gone = append(gone, serial)
+			delete(c.missing, serial)
+			delete(c.ids, serial)
+		}
+	}
+	c.mu.Unlock()
+	for _, serial := range gone {
+		c.log.Info("lock no longer reported by the bridge, removing it", zap.String("serial", serial))
+		c.publish(c.core.RemoveLock(serial)...)
+	}
+	c.log.Debug("synced", zap.Int("locks", len(locks)))
+	return nil
+}
+
+// apply publishes one lock as read from the API.
+func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
+	snap := state.LockSnapshot{ID: l.ID, Serial: l.SerialNumber, Name: l.Name, DeviceType: l.Type,
+		Firmware: l.Version, Connected: l.IsConnected == 1, State: tedee.LockState(l.State), Jammed: l.Jammed == 1,
+		Battery: l.BatteryLevel, Charging: l.IsCharging == 1, PullSpring: l.DeviceSettings.PullSpringEnabled == 1}
+	if l.DoorState != nil {
+		d := tedee.DoorState(*l.DoorState)
+		snap.DoorState = &d
+	}
+	msgs, err := c.core.ApplySnapshot(c.opts.Bridge, snap, ts, time.Now())
+	if err != nil {
+		return err
+	}
+	c.publish(msgs...)
+	c.mu.Lock()
+	c.ids[l.SerialNumber] = l.ID
+	c.pulls[l.SerialNumber] = time.Duration(l.DeviceSettings.PullSpringDuration) * time.Second
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Controller) lockID(serial string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.ids[serial]
+	return id, ok
+}
+
+// refreshLock reads one lock again; an unknown lock means a full sync.
+func (c *Controller) refreshLock(ctx context.Context, serial string) {
+	id, ok := c.lockID(serial)
+	var err error
+	if !ok {
+		err = c.Sync(ctx)
+	} else {
+		err = c.readLock(ctx, id)
+	}
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("refresh lock failed", zap.String("serial", serial), zap.Error(err))
+	}
+}
+
+func (c *Controller) readLock(ctx context.Context, id int64) error {
+	start := time.Now()
+	l, err := c.api.Lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.apply(l, c.bridgeTime(start))
+}
+
+// callback is the registration tedee2mqtt wants on the bridge.
+func (c *Controller) callback() tedeeapi.Callback {
+	cb := tedeeapi.Callback{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/webhook/" + c.opts.Bridge,
+		Method: c.opts.CallbackMethod, Headers: []map[string]string{}}
+	if c.opts.Secret != "" {
+		cb.Headers = append(cb.Headers, map[string]string{"Authorization": "Bearer " + c.opts.Secret})
+	}
+	return cb
+}
+
+// EnsureCallback makes sure exactly one registration with our URL exists and is as configured.
+// Only our own registrations are ever changed, one by one: never PUT /callback, which would
+// replace every integration's.
+func (c *Controller) EnsureCallback(ctx context.Context) error {
+	want := c.callback()
+	cbs, err := c.api.Callbacks(ctx)
+	if err != nil {
+		return fmt.Errorf("list callbacks: %w", err)
+	}
+	var ours []tedeeapi.Callback
+	for _, cb := range cbs {
+		if cb.URL == want.URL {
+			ours = append(ours, cb)
+		}
+	}
+	if len(ours) == 0 {
+		id, err := c.api.AddCallback(ctx, want)
+		if err != nil {
+			return fmt.Errorf("add callback: %w", err)
+		}
+		c.log.Info("registered webhook on the bridge", zap.String("url", want.URL),
+			zap.String("method", want.Method), zap.Int64("callback_id", id))
+		return nil
+	}
+	if !sameCallback(ours[0], want) {
+		want.ID = ours[0].ID
+		if err := c.api.UpdateCallback(ctx, want); err != nil {
+			return fmt.Errorf("update callback: %w", err)
+		}
+		c.log.Info("updated webhook registration", zap.String("url", want.URL), zap.Int64("callback_id", want.ID))
+	}
+	for _, dup := range ours[1:] {
+		if err := c.api.DeleteCallback(ctx, dup.ID); err != nil {
+			return fmt.Errorf("delete duplicate callback: %w", err)
+		}
+		c.log.Info("removed duplicate webhook registration", zap.Int64("callback_id", dup.ID))
+	}
+	return nil
+}
+
+func sameCallback(a, b tedeeapi.Callback) bool {
+	method := a.Method
+	if method == "" {
+		method = "POST" // what firmware that predates methods does
+	}
+	if method != b.Method || len(a.Headers) != len(b.Headers) {
+		return false
+	}
+	for i := range a.Headers {
+		if len(a.Headers[i]) != len(b.Headers[i]) {
+			return false
+		}
+		for k, v := range a.Headers[i] {
+			if b.Headers[i][k] != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Commands accepted on <base>/<serial>/set (case-insensitive).
+const (
+	CommandLock   = "lock"
+	CommandUnlock = "unlock"
+	CommandOpen   = "open"
+	CommandPull   = "pull"
+)
+
+// ErrUnknownLock means the bridge did not list the lock in its last sync.
+var ErrUnknownLock = errors.New("lock not reported by this bridge")
+
+// Execute runs a command and returns once the lock reports the result, or with a clear error.
+// Commands for one lock run one after the other.
+//
+//   - lock: locks; answers at once if already locked.
+//   - unlock: unlocks without pulling the spring (mode 3), whatever the auto-pull setting.
+//   - pull: pulls the spring of an unlocked lock.
+//   - open: from unlocked, pulls; from locked or semi-locked, unlocks and then pulls once the lock
+//     reports unlocked: the one-step unlatch.
+func (c *Controller) Execute(ctx context.Context, serial, command string) error {
+	id, ok := c.lockID(serial)
+	if !ok {
+		return ErrUnknownLock
+	}
+	c.mu.Lock()
+	m, ok := c.running[serial]
+	if !ok {
+		m = &sync.Mutex{}
+		c.running[serial] = m
+	}
+	c.mu.Unlock()
+	m.Lock()
+	defer m.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, c.opts.CommandTimeout)
+	defer cancel()
+	current, _ := c.core.LockState(serial)
+	switch command {
+	case CommandLock:
+		if current == "locked" {
+			return nil
+		}
+		if err := c.api.LockLock(ctx, id); err != nil {
+			return err
+		}
+		return c.waitFor(ctx, serial, id, "locked")
+	case CommandUnlock:
+		if current == "unlocked" {
+			return nil
+		}
+		return c.unlock(ctx, serial, id)
+	case CommandPull:
+		return c.pull(ctx, serial, id)
+	case CommandOpen:
+		switch current {
+		case "unlocked":
+		case "locked", "semi_locked":
+			if err := c.unlock(ctx, serial, id); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("cannot open from state %q", current)
+		}
+		return c.pull(ctx, serial, id)
+	}
+	return fmt.Errorf("unknown command %q (want lock, unlock, open or pull)", command)
+}
+
+func (c *Controller) unlock(ctx context.Context, serial string, id int64) error {
+	if err := c.api.Unlock(ctx, id, tedeeapi.UnlockWithoutPull); err != nil {
+		return err
+	}
+	return c.waitFor(ctx, serial, id, "unlocked")
+}
+
+// pullConfirmWindow is how long a pull waits to see the lock pulling.
+const pullConfirmWindow = 5 * time.Second
+
+// pull pulls the spring. The bridge answers 204 once the spring is moving; pulling and pulled are
+// short states that reads once a second can miss when no webhook reports them, so if none is
+// seen within pullConfirmWindow the bridge's answer is the confirmation.
+func (c *Controller) pull(ctx context.Context, serial string, id int64) error {
+	if err := c.api.Pull(ctx, id); err != nil {
+		return err
+	}
+	// The spring returns by itself after its duration; read the lock then, so that its state does
+	// not stay "pulled" until the next poll when no webhook reports the return.
+	c.mu.Lock()
+	d := c.pulls[serial]
+	c.mu.Unlock()
+	time.AfterFunc(d+2*time.Second, func() { c.Refresh(serial) })
+	wctx, cancel := context.WithTimeout(ctx, pullConfirmWindow)
+	defer cancel()
+	if err := c.waitFor(wctx, serial, id, "pulling", "pulled", "unpulling"); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// waitFor waits until the lock reports one of the states, from webhooks (checked often) or from
+// reading the lock (as often as the API allows), which also publishes the states in between.
+func (c *Controller) waitFor(ctx context.Context, serial string, id int64, states ...string) error {
+	want := map[string]bool{}
+	for _, s := range states {
+		want[s] = true
+	}
+	check := time.NewTicker(50 * time.Millisecond)
+	defer check.Stop()
+	nextRead := time.Now().Add(time.Second)
+	for {
+		current, _ := c.core.LockState(serial)
+		if want[current] {
+			return nil
+		}
+		if time.Now().After(nextRead) {
+			if err := c.readLock(ctx, id); err != nil && ctx.Err() == nil {
+				c.log.Debug("read lock while waiting", zap.Error(err))
+			}
+			nextRead = time.Now().Add(time.Second)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out after %s waiting for the lock to report %s (last state: %s)",
+				c.opts.CommandTimeout, strings.Join(states, " or "), orUnknown(current))
+		case <-check.C:
+		}
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
