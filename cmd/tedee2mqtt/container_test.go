@@ -257,8 +257,10 @@ func TestDockerfile(t *testing.T) {
 
 // TestDockerfileBuildLine runs the Dockerfile's go build RUN line with sh, as the build stage
 // would for this machine's platform, and checks that the result is stamped with the version and
-// commit passed as build arguments.
+// commit passed as build arguments. It compiles everything anew (-trimpath), so it runs alongside
+// the tests that mostly wait on the broker.
 func TestDockerfileBuildLine(t *testing.T) {
+	t.Parallel()
 	stages := parseDockerfile(t, "../../Dockerfile")
 	var line string
 	for _, in := range stages[0].all("RUN") {
