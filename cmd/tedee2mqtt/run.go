@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/broker"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/cloud"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/controller"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
@@ -164,7 +166,12 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	client.Subscribe(router.Filter(), router.Handle)
 
 	core := &dispatcher{store: store, publish: client.Publish, now: time.Now, controllers: controllers}
+	var receiver webhook.CloudHandler // a nil *cloud.Receiver in an interface would not be nil
+	if cfg.Cloud.Enabled {
+		receiver = cloud.NewReceiver(store, cloudDevices(cfg.Cloud.Devices), client.Publish, time.Now)
+	}
 	srv, err := webhook.New(webhook.Options{
+		CloudPathSecret: cfg.Cloud.PathSecret, Cloud: receiver,
 		Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met,
 	}, core, log.Named("http"))
@@ -173,8 +180,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
-		zap.Bool("secret_required", cfg.HTTP.Secret != ""))
-	warnNotYetImplemented(cfg, log)
+		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled))
 
 	var wg sync.WaitGroup
 	for _, c := range controllers {
@@ -213,12 +219,15 @@ func newControllers(cfg config.Config, store *state.Store, publish func(...state
 	return controllers
 }
 
-// warnNotYetImplemented says which configured features this version does not act on yet, so a
-// user is never left wondering why a setting has no effect.
-func warnNotYetImplemented(cfg config.Config, log *zap.Logger) {
-	if cfg.Cloud.Enabled {
-		log.Warn("Tedee Cloud webhooks are not implemented in this version; cloud settings are ignored")
+// cloudDevices turns cloud.devices (validated: decimal ids) into the receiver's map.
+func cloudDevices(devices map[string]string) map[int64]string {
+	out := make(map[int64]string, len(devices))
+	for id, serial := range devices {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			out[n] = serial
+		}
 	}
+	return out
 }
 
 // republishOnBirth returns the handler of Home Assistant's status topic: when it says "online"

@@ -64,12 +64,14 @@ type Store struct {
 	mu      sync.Mutex
 	locks   map[string]*lock
 	bridges map[string]*bridge
+	serials map[int64]string // device id → serial, for events that name devices by id
 }
 
 // New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
 // discovery when disc is not nil.
 func New(baseTopic string, disc *homeassistant.Options) *Store {
-	return &Store{base: baseTopic, disc: disc, locks: map[string]*lock{}, bridges: map[string]*bridge{}}
+	return &Store{base: baseTopic, disc: disc, locks: map[string]*lock{}, bridges: map[string]*bridge{},
+		serials: map[int64]string{}}
 }
 
 type lock struct {
@@ -103,6 +105,26 @@ type lock struct {
 	discovered homeassistant.Lock
 }
 
+// identify records the lock's device id, by which the Tedee Cloud names it.
+func (s *Store) identify(l *lock, id int64) {
+	if id == 0 || id == l.id {
+		return
+	}
+	if l.id != 0 && s.serials[l.id] == l.serial {
+		delete(s.serials, l.id)
+	}
+	l.id = id
+	s.serials[id] = l.serial
+}
+
+// SerialOf returns the serial of the lock with that device id, if a bridge has reported it.
+func (s *Store) SerialOf(deviceID int64) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	serial, ok := s.serials[deviceID]
+	return serial, ok
+}
+
 // accept applies the ordering rule: an event older than the newest applied of its kind is dropped.
 // An equal time is accepted, so a redelivered event is harmless and the documentation samples,
 // which all share one timestamp, apply in order.
@@ -127,6 +149,8 @@ const (
 )
 
 // Apply applies an event received from the named bridge at time now and returns what to publish.
+// An empty bridgeName means the event came from the Tedee Cloud, which does not say through which
+// bridge the lock talks: the lock keeps the bridge it had.
 func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Message, error) {
 	if !ev.Known() {
 		return nil, ErrUnknownEvent
@@ -149,25 +173,29 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		s.locks[ev.Serial] = l
 	}
 	changed := l.apply(ev, ts)
-	if len(changed) == 0 && ev.Name != tedee.EventDeviceSettingsChanged {
+	if len(changed) == 0 && ev.Name != tedee.EventDeviceSettingsChanged && ev.Name != tedee.EventBellButtonPressed {
 		if !ok {
 			delete(s.locks, ev.Serial) // cannot happen for a new lock; keep the map honest anyway
 		}
 		return nil, ErrStale
 	}
-	if ev.DeviceID != 0 {
-		l.id = ev.DeviceID
+	s.identify(l, ev.DeviceID)
+	if ev.Name == tedee.EventBellButtonPressed {
+		return []Message{s.eventMessage(bridgeName, l, ev)}, nil // someone rang: nothing about the lock changed
 	}
 	if ev.DeviceType != 0 {
 		l.deviceType = ev.DeviceType
 	}
-	l.bridge = bridgeName
+	var msgs []Message
+	if bridgeName != "" {
+		l.bridge = bridgeName
+		// Discovery goes first so that Home Assistant has the entities when their state arrives.
+		msgs = s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
+	}
 	l.updatedAt = now
 	if ts.After(l.newest) {
 		l.newest = ts
 	}
-	// Discovery goes first so that Home Assistant has the entities when their state arrives.
-	msgs := s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
 	msgs = append(msgs, s.lockDiscovery(l, false)...)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))
@@ -283,7 +311,7 @@ type LockJSON struct {
 	Battery   *int    `json:"battery"`
 	Charging  *bool   `json:"charging"`
 	Connected *bool   `json:"connected"`
-	Bridge    string  `json:"bridge"`
+	Bridge    *string `json:"bridge"` // null when only the Tedee Cloud has reported the lock
 	UpdatedAt string  `json:"updated_at"`
 	Timestamp string  `json:"timestamp"`
 	// Timestamps holds the newest event time applied per kind of fact (status, battery, charging,
@@ -294,13 +322,16 @@ type LockJSON struct {
 func (s *Store) lockJSON(l *lock) Message {
 	j := LockJSON{
 		Serial: l.serial, ID: l.id, State: l.state, Jammed: l.jammed, Door: l.door,
-		Battery: l.battery, Charging: l.charging, Connected: l.connected, Bridge: l.bridge,
+		Battery: l.battery, Charging: l.charging, Connected: l.connected,
 		UpdatedAt: l.updatedAt.UTC().Format(timeLayout), Timestamp: l.newest.UTC().Format(timeLayout),
 		Timestamps: map[string]string{},
 	}
 	if l.deviceType != 0 {
 		model := tedee.Model(l.deviceType)
 		j.Model = &model
+	}
+	if l.bridge != "" {
+		j.Bridge = &l.bridge
 	}
 	for k := kind(0); k < numKinds; k++ {
 		if l.seen[k] {
@@ -315,7 +346,8 @@ func (s *Store) lockJSON(l *lock) Message {
 type EventJSON struct {
 	Event     string         `json:"event"`
 	Timestamp string         `json:"timestamp"`
-	Bridge    string         `json:"bridge"`
+	Source    string         `json:"source"`           // "bridge" or "cloud"
+	Bridge    string         `json:"bridge,omitempty"` // the bridge whose webhook it was
 	Serial    string         `json:"serial,omitempty"`
 	DeviceID  int64          `json:"device_id,omitempty"`
 	Model     string         `json:"model,omitempty"`
@@ -329,8 +361,11 @@ type EventJSON struct {
 
 func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message {
 	j := EventJSON{
-		Event: ev.Name, Timestamp: ev.Timestamp.UTC().Format(timeLayout), Bridge: bridgeName,
+		Event: ev.Name, Timestamp: ev.Timestamp.UTC().Format(timeLayout), Source: "bridge", Bridge: bridgeName,
 		Serial: ev.Serial, DeviceID: ev.DeviceID, Jammed: ev.Jammed, Connected: ev.Connected, Data: ev.Data,
+	}
+	if bridgeName == "" {
+		j.Source = "cloud"
 	}
 	if ev.DeviceType != 0 {
 		j.Model = tedee.Model(ev.DeviceType)
@@ -529,6 +564,9 @@ func (s *Store) RemoveLock(serial string) []Message {
 		return nil
 	}
 	delete(s.locks, serial)
+	if s.serials[l.id] == serial {
+		delete(s.serials, l.id)
+	}
 	var msgs []Message
 	if s.disc != nil {
 		for _, e := range homeassistant.LockEntities {
@@ -586,7 +624,8 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		l = &lock{serial: snap.Serial, published: map[homeassistant.Entity][]byte{}}
 		s.locks[snap.Serial] = l
 	}
-	l.id, l.deviceType, l.bridge, l.name, l.firmware = snap.ID, snap.DeviceType, bridgeName, snap.Name, snap.Firmware
+	s.identify(l, snap.ID)
+	l.deviceType, l.bridge, l.name, l.firmware = snap.DeviceType, bridgeName, snap.Name, snap.Firmware
 	pull := snap.PullSpring
 	l.pullSpring = &pull
 	var changed []fact

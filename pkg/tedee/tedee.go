@@ -31,6 +31,8 @@ var knownEvents = map[string]bool{
 	EventBatteryStartCharging:     true,
 	EventBatteryStopCharging:      true,
 	EventBatteryFullyCharged:      true,
+	// Only the cloud documents it, but it means the same whoever sends it.
+	EventBellButtonPressed: true,
 }
 
 // serialPattern is what a serial must look like to become an MQTT topic segment: no "/", "+",
@@ -135,7 +137,7 @@ type Event struct {
 	Data map[string]any
 }
 
-// Known reports whether the event is one of the documented bridge events.
+// Known reports whether the event is one of the documented Tedee events.
 func (e Event) Known() bool { return knownEvents[e.Name] }
 
 // BatteryKnown reports whether a raw battery level is a percentage (255 means "not known").

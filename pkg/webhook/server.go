@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/cloud"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
@@ -39,10 +40,13 @@ type EventHandler interface {
 
 // Options configures the server.
 type Options struct {
-	Listen       string
-	Secret       string   // when set, webhooks need "Authorization: Bearer <Secret>"
-	MaxBodyBytes int64    // larger bodies get 413
-	Bridges      []string // names accepted in /webhook/<name>; empty: only DefaultBridge
+	// CloudPathSecret, when set with Cloud, enables POST /webhook/cloud/<CloudPathSecret>.
+	CloudPathSecret string
+	Cloud           CloudHandler
+	Listen          string
+	Secret          string   // when set, webhooks need "Authorization: Bearer <Secret>"
+	MaxBodyBytes    int64    // larger bodies get 413
+	Bridges         []string // names accepted in /webhook/<name>; empty: only DefaultBridge
 	// Ready reports whether the service can deliver (the MQTT connection is up), for /readyz.
 	Ready func() bool
 	// Metrics, when set, is served on GET /metrics (without authentication).
@@ -51,7 +55,7 @@ type Options struct {
 	Observer Observer
 }
 
-// Observer is told the outcome of every webhook request. source is SourceBridge; event is the
+// Observer is told the outcome of every webhook request. source is SourceBridge or SourceCloud; event is the
 // event name when it is a documented bridge event, EventOther for any other name, EventUnknown
 // when the request was refused before decoding and EventInvalid when it did not decode; outcome
 // is one of the Outcome constants. The values are bounded, so they may be used as metric labels.
@@ -62,6 +66,7 @@ type Observer interface {
 // Observer values.
 const (
 	SourceBridge = "bridge"
+	SourceCloud  = "cloud"
 
 	EventUnknown = "unknown"
 	EventInvalid = "invalid"
@@ -75,7 +80,15 @@ const (
 	OutcomeUnknownBridge = "unknown_bridge" // 404
 	OutcomeTooLarge      = "too_large"      // 413
 	OutcomeError         = "error"          // too many locks (503) or the handler failed (500)
+	OutcomeDuplicate     = "duplicate"      // cloud: a copy of a webhook already received (204)
+	OutcomeUnmapped      = "unmapped"       // cloud: no lock serial known for the device id (204)
 )
+
+// CloudHandler receives every decoded Tedee Cloud webhook. Besides the errors EventHandler
+// understands, cloud.ErrDuplicate and cloud.ErrUnmapped are accepted (204) and counted.
+type CloudHandler interface {
+	HandleCloudEvent(ctx context.Context, ev tedee.CloudEvent, idempotencyKey string) error
+}
 
 // requestIDPattern is what an X-Request-Id sent by a client must look like to be kept (and
 // logged); anything else is replaced by a generated id.
@@ -125,7 +138,7 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
 			// The path only: a GET callback's query string is the event, which is logged below at
 			// debug, and headers (Authorization) are never logged.
-			log.Debug("request", zap.String("method", v.Method), zap.String("path", v.URIPath),
+			log.Debug("request", zap.String("method", v.Method), zap.String("path", logPath(v.URIPath)),
 				zap.Int("status", v.Status), zap.Duration("latency", v.Latency), zap.String("remote", v.RemoteIP),
 				zap.String("request_id", v.RequestID))
 			return nil
@@ -198,6 +211,10 @@ func (s *Server) readyz(c echo.Context) error {
 // and the same without /<bridge> for the default bridge when none is configured.
 func (s *Server) webhook(c echo.Context) error {
 	req := c.Request()
+	// Cloud webhooks authenticate by their path secret, not the bridges' bearer token.
+	if rest, ok := strings.CutPrefix(req.URL.EscapedPath(), cloudPrefix); ok && (rest == "" || rest[0] == '/') {
+		return s.cloudWebhook(c, strings.Trim(rest, "/"))
+	}
 	// Counted once whatever the way out (a panic too, as an error).
 	event, outcome := EventUnknown, OutcomeError
 	defer func() { s.observe(event, outcome) }()
@@ -265,10 +282,93 @@ func (s *Server) webhook(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) observe(event, outcome string) {
+func (s *Server) observe(event, outcome string) { s.observeFrom(SourceBridge, event, outcome) }
+
+func (s *Server) observeFrom(source, event, outcome string) {
 	if s.opts.Observer != nil {
-		s.opts.Observer.Webhook(SourceBridge, event, outcome)
+		s.opts.Observer.Webhook(source, event, outcome)
 	}
+}
+
+// cloudPrefix is the route of Tedee Cloud webhooks; "cloud" is reserved as a bridge name.
+const cloudPrefix = "/webhook/cloud"
+
+// cloudWebhook serves POST /webhook/cloud/<path secret>. A wrong or missing secret, or the cloud
+// route being disabled, answers 404 so that a stranger learns nothing.
+func (s *Server) cloudWebhook(c echo.Context, secret string) error {
+	req := c.Request()
+	event, outcome := EventUnknown, OutcomeError
+	defer func() { s.observeFrom(SourceCloud, event, outcome) }()
+	log := s.log.With(zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)), zap.String("source", SourceCloud))
+	if s.opts.Cloud == nil || s.opts.CloudPathSecret == "" || !equalSecret(secret, s.opts.CloudPathSecret) {
+		outcome = OutcomeUnauthorized
+		return jsonError(c, http.StatusNotFound, "not found")
+	}
+	if req.Method != http.MethodPost {
+		event, outcome = EventInvalid, OutcomeInvalid
+		return jsonError(c, http.StatusMethodNotAllowed, "cloud webhooks are POST requests")
+	}
+	body, status, err := s.readBody(c)
+	if err != nil {
+		outcome = OutcomeInvalid
+		if status == http.StatusRequestEntityTooLarge {
+			outcome = OutcomeTooLarge
+		}
+		return jsonError(c, status, err.Error())
+	}
+	ev, err := tedee.DecodeCloud(body)
+	if err != nil {
+		event, outcome = EventInvalid, OutcomeInvalid
+		log.Info("rejected malformed cloud webhook", zap.Error(err))
+		return jsonError(c, http.StatusBadRequest, err.Error())
+	}
+	event = EventOther
+	if ev.Known() {
+		event = ev.Name
+	}
+	key := req.Header.Get("Idempotency-Key")
+	if len(key) > 128 {
+		key = "" // not something the cloud sends; not worth remembering
+	}
+	log = log.With(zap.String("event", ev.Name), zap.Int64("device_id", ev.DeviceID))
+	switch err := s.opts.Cloud.HandleCloudEvent(req.Context(), ev, key); {
+	case err == nil:
+		outcome = OutcomeApplied
+		log.Debug("cloud webhook applied", zap.Time("event_time", ev.Timestamp))
+	case errors.Is(err, cloud.ErrDuplicate):
+		outcome = OutcomeDuplicate
+		log.Debug("dropped duplicate cloud webhook")
+	case errors.Is(err, cloud.ErrUnmapped):
+		outcome = OutcomeUnmapped
+		log.Warn("cloud webhook for a device with no known serial; add it to cloud.devices")
+	case errors.Is(err, state.ErrUnknownEvent):
+		outcome = OutcomeUnknownEvent
+		log.Info("ignored unknown cloud event")
+	case errors.Is(err, state.ErrStale):
+		outcome = OutcomeStale
+		log.Info("dropped out-of-order cloud event", zap.Time("event_time", ev.Timestamp))
+	case errors.Is(err, state.ErrTooManyLocks):
+		log.Warn("refused cloud event for a new lock", zap.Error(err))
+		return jsonError(c, http.StatusServiceUnavailable, err.Error())
+	default:
+		log.Error("handle cloud event", zap.Error(err))
+		return jsonError(c, http.StatusInternalServerError, "internal error")
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// equalSecret compares in constant time whatever the lengths.
+func equalSecret(got, want string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// logPath is the request path as logged: the cloud route's path is its secret.
+func logPath(path string) string {
+	if strings.HasPrefix(path, cloudPrefix+"/") {
+		return cloudPrefix + "/<secret>"
+	}
+	return path
 }
 
 // route splits the escaped path after /webhook into the bridge name and the rest. A first segment

@@ -1,0 +1,136 @@
+package tedee
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// EventBellButtonPressed is sent by the Tedee Cloud when a keypad's bell button is pressed; it
+// names the lock the keypad belongs to.
+const EventBellButtonPressed = "bell-button-pressed"
+
+// cloudEvents are the events the Tedee Cloud sends. All but the bell share names and meaning
+// with bridge events.
+var cloudEvents = map[string]bool{
+	EventLockStatusChanged:       true,
+	EventBatteryLevelChanged:     true,
+	EventDeviceConnectionChanged: true,
+	EventDeviceSettingsChanged:   true,
+	EventBellButtonPressed:       true,
+}
+
+// CloudEvent is a decoded Tedee Cloud webhook. Its Event has no Serial (the cloud names devices
+// by id only) and its Timestamp is the cloud's eventTime, when the change happened, which is what
+// ordering needs; SentAt is the envelope's timestamp, when the webhook was sent.
+type CloudEvent struct {
+	Event
+	SentAt time.Time
+	// ID is the webhook's "id" (unique per webhook, for deduplication), when present.
+	ID string
+}
+
+// Known reports whether the event is one the cloud documents.
+func (e CloudEvent) Known() bool { return cloudEvents[e.Name] }
+
+// DecodeCloud decodes a Tedee Cloud webhook body: {"event", "timestamp", "userIdentity",
+// "data": {"deviceId", "eventTime", …}} and, since 2026, "id". The user identity is not kept: it
+// identifies a person, and the cloud sends one webhook per user of a lock.
+func DecodeCloud(body []byte) (CloudEvent, error) {
+	body = bytes.TrimRight(body, "\x00\t\r\n ")
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		return CloudEvent{}, fmt.Errorf("body is not a JSON object")
+	}
+	name, err := jsonString(top, "event")
+	if err != nil {
+		return CloudEvent{}, err
+	}
+	if name == "" || len(name) > maxNameBytes {
+		return CloudEvent{}, fmt.Errorf("event: must be 1-%d bytes", maxNameBytes)
+	}
+	sent, err := jsonString(top, "timestamp")
+	if err != nil {
+		return CloudEvent{}, err
+	}
+	ce := CloudEvent{}
+	if ce.SentAt, err = ParseTime(sent); err != nil {
+		return CloudEvent{}, fmt.Errorf("timestamp: %w", err)
+	}
+	if raw, ok := top["id"]; ok {
+		if err := json.Unmarshal(raw, &ce.ID); err != nil || len(ce.ID) > 128 {
+			return CloudEvent{}, fmt.Errorf("id: must be a string of at most 128 bytes")
+		}
+	}
+	raw, ok := top["data"]
+	if !ok {
+		return CloudEvent{}, fmt.Errorf("data: missing")
+	}
+	var data map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&data); err != nil || data == nil {
+		return CloudEvent{}, fmt.Errorf("data: must be a JSON object")
+	}
+	if len(data) > maxFields {
+		return CloudEvent{}, fmt.Errorf("data: too many fields (%d, at most %d)", len(data), maxFields)
+	}
+	ce.Name, ce.Data = name, data
+	eventTime, ok := data["eventTime"].(string)
+	if !ok {
+		return CloudEvent{}, fmt.Errorf("eventTime: missing or not a string")
+	}
+	// bell-button-pressed's eventTime has no zone at all; ParseTime reads it as UTC.
+	if ce.Timestamp, err = ParseTime(eventTime); err != nil {
+		return CloudEvent{}, fmt.Errorf("eventTime: %w", err)
+	}
+	if !ce.Known() {
+		return ce, nil
+	}
+	f := fields(data)
+	id, err := required(f, "deviceId", f.integer)
+	if err != nil {
+		return CloudEvent{}, err
+	}
+	if id <= 0 {
+		return CloudEvent{}, fmt.Errorf("deviceId: must be positive (got %s)", strconv.FormatInt(id, 10))
+	}
+	ce.DeviceID = id
+	if t, ok, err := f.integer("deviceType"); err != nil {
+		return CloudEvent{}, err
+	} else if ok {
+		ce.DeviceType = int(t)
+	}
+	switch name {
+	case EventLockStatusChanged:
+		// The cloud sends no intermediate states and no jammed flag.
+		state, err := required(f, "state", f.integer)
+		if err != nil {
+			return CloudEvent{}, err
+		}
+		s := LockState(state)
+		ce.State = &s
+		if door, ok, err := f.integer("doorState"); err != nil {
+			return CloudEvent{}, err
+		} else if ok {
+			d := DoorState(door)
+			ce.DoorState = &d
+		}
+	case EventBatteryLevelChanged:
+		level, err := required(f, "batteryLevel", f.integer)
+		if err != nil {
+			return CloudEvent{}, err
+		}
+		l := int(level)
+		ce.Battery = &l
+	case EventDeviceConnectionChanged:
+		connected, err := required(f, "isConnected", f.boolean)
+		if err != nil {
+			return CloudEvent{}, err
+		}
+		ce.Connected = &connected
+	}
+	return ce, nil
+}
