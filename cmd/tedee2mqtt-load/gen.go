@@ -110,12 +110,12 @@ func newGenerator(locks, count, serialPrefix int, base time.Time, format string)
 	return g, nil
 }
 
-// webhook identifies one generated webhook.
-type webhook struct {
+// hook identifies one generated webhook.
+type hook struct {
 	lock, seq int
 }
 
-func (g *generator) at(i int) webhook { return webhook{lock: i % g.locks, seq: i / g.locks} }
+func (g *generator) at(i int) hook { return hook{lock: i % g.locks, seq: i / g.locks} }
 
 // indexOf is the inverse of at.
 func (g *generator) indexOf(lock, seq int) int { return seq*g.locks + lock }
@@ -137,7 +137,7 @@ func (g *generator) seqOf(ts time.Time) int {
 var statusCycle = [...]int{6, 4, 2, 5}
 
 // fields returns the event name and the data fields of a webhook, in the order bridges send them.
-func (g *generator) fields(w webhook) (name string, data [][2]string) {
+func (g *generator) fields(w hook) (name string, data [][2]string) {
 	serial := g.serials[w.lock]
 	common := [][2]string{
 		{"deviceType", "2"},
@@ -166,7 +166,7 @@ func (g *generator) fields(w webhook) (name string, data [][2]string) {
 }
 
 // request builds the HTTP request for a webhook against url (the service's /webhook/<bridge>).
-func (g *generator) request(url string, w webhook) (*http.Request, error) {
+func (g *generator) request(url string, w hook) (*http.Request, error) {
 	name, data := g.fields(w)
 	ts := g.timestamp(w.seq).Format(tsLayout)
 	var req *http.Request

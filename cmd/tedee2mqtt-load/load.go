@@ -36,6 +36,9 @@ type loadOptions struct {
 	SerialPrefix    int           // first 8 digits of every serial
 	Base            time.Time     // event time of every lock's first webhook; zero: now
 	Clock           clock         // paces sends; nil: the real clock
+	// AfterSend, when set, runs once the last answer is in, before waiting for the last events:
+	// the moment the receiver holds the most (profiling harnesses take a heap profile there).
+	AfterSend func()
 }
 
 func (o *loadOptions) validate() error {
@@ -357,6 +360,9 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 		close(q)
 	}
 	wg.Wait()
+	if o.AfterSend != nil {
+		o.AfterSend()
+	}
 
 	// Wait for the events of every accepted webhook, up to the grace period.
 	deadline := time.Now().Add(o.Grace)

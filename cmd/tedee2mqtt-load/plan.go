@@ -87,7 +87,7 @@ func calibrate(ctx context.Context, url, brokerURL, baseTopic, discoveryPrefix s
 		mu.Lock()
 		got = nil
 		mu.Unlock()
-		req, err := gen.request(url, webhook{lock: step.lock, seq: step.seq})
+		req, err := gen.request(url, hook{lock: step.lock, seq: step.seq})
 		if err != nil {
 			return nil, err
 		}
