@@ -213,6 +213,7 @@ func TestRetainedCommandIgnored(t *testing.T) {
 
 // TestCallbackRegistration: registered once with the secret header, kept once across a restart,
 // re-added after the bridge lost it, and another integration's callback is never touched.
+// (Dropping and re-adding under changing conditions is covered in pkg/controller.)
 func TestCallbackRegistration(t *testing.T) {
 	b := brokertest.Start(t)
 	fb, host := startFakeBridge(t)
@@ -260,6 +261,11 @@ func TestCallbackRegistration(t *testing.T) {
 		t.Errorf("after restart our callbacks = %+v, want the same single one", got)
 	}
 
+	// Through all of that, the other integration's callback was left exactly as it was.
+	if got := fb.Callbacks(); len(got) != 2 || got[0].ID != foreign.ID || got[0].URL != foreign.URL || got[0].Method != foreign.Method {
+		t.Errorf("callbacks after restart = %+v; the foreign one must be untouched", got)
+	}
+
 	// The bridge forgets its callbacks (API config reset in the app); it then reports its cloud
 	// link, which makes tedee2mqtt check and register again.
 	fb.DropCallbacks()
@@ -268,15 +274,41 @@ func TestCallbackRegistration(t *testing.T) {
 	}
 	waitOurs("after the bridge dropped it")
 
-	var foreignSeen bool
-	for _, c := range fb.Callbacks() {
-		if c.ID == foreign.ID {
-			foreignSeen = c.URL == foreign.URL && c.Method == foreign.Method
+	checkBridgeRequests(t, fb, restart)
+}
+
+// TestTwoBridges: each bridge has its own route, client, callback and locks in one process, and a
+// command goes to the bridge that reports the lock.
+func TestTwoBridges(t *testing.T) {
+	b := brokertest.Start(t)
+	fbA, hostA := startFakeBridge(t)
+	fbB := fakebridge.New(fakebridge.Options{Token: "other-token", TokenMode: tedeeapi.ModePlain, Name: "Bridge-2",
+		Serial: "10000002-000002", TimeScale: 0.3, Locks: []fakebridge.Lock{
+			{ID: 7, Name: "Garage", Type: 4, Serial: "30000007-000007", State: 6, Battery: 40, Connected: true}}})
+	srvB := httptest.NewServer(fbB)
+	t.Cleanup(func() { srvB.Close(); fbB.Close() })
+	rec := brokertest.NewRecorder(t, b.URL(), "tedee/#")
+	cfg := bridgeConfig(hostA, "    public_url: \"http://{{listen}}\"\n") + fmt.Sprintf(
+		"  - name: garage\n    host: %q\n    token: other-token\n    token_mode: plain\n    public_url: \"http://{{listen}}\"\n",
+		strings.TrimPrefix(srvB.URL, "http://"))
+	startService(t, b.URL(), cfg)
+	rec.WaitFor(t, "tedee/"+proSerial+"/state", "locked", waitTimeout)
+	rec.WaitFor(t, "tedee/30000007-000007/state", "locked", waitTimeout)
+	rec.WaitFor(t, "tedee/10000002-000002/connected", "true", waitTimeout)
+	for deadline := time.Now().Add(waitTimeout); len(fbA.Callbacks()) == 0 || len(fbB.Callbacks()) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("callbacks not registered on both bridges")
 		}
 	}
-	if !foreignSeen {
-		// DropCallbacks removed it too; what matters is that tedee2mqtt never touched it before.
-		t.Log("foreign callback dropped by the simulated reset, as expected")
+	if a, bb := fbA.Callbacks()[0].URL, fbB.Callbacks()[0].URL; !strings.HasSuffix(a, "/webhook/home") || !strings.HasSuffix(bb, "/webhook/garage") {
+		t.Errorf("callback URLs %s and %s", a, bb)
 	}
-	checkBridgeRequests(t, fb, restart)
+	if res := command(t, rec, b.URL(), "30000007-000007", "unlock"); res["ok"] != true {
+		t.Fatalf("unlock on the second bridge: %v", res)
+	}
+	if fbB.Lock(7).State != 2 || fbA.Lock(1).State != 6 {
+		t.Errorf("states after unlock: garage %d (want 2), front %d (want 6)", fbB.Lock(7).State, fbA.Lock(1).State)
+	}
+	checkBridgeRequests(t, fbA)
+	checkBridgeRequests(t, fbB)
 }
