@@ -182,6 +182,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
 		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled))
 
+	restoreState(ctx, client, store, cfg.MQTT.BaseTopic, log)
+
 	var wg sync.WaitGroup
 	for _, c := range controllers {
 		wg.Add(1)
@@ -217,6 +219,31 @@ func newControllers(cfg config.Config, store *state.Store, publish func(...state
 			zap.Bool("register_callback", b.PublicURL != ""))
 	}
 	return controllers
+}
+
+// restoreTimeout bounds reading the retained state back at startup; webhooks arriving meanwhile
+// wait in the listen queue.
+const restoreTimeout = 5 * time.Second
+
+// restoreState reads the lock snapshots this service left retained on the broker, so that state
+// and the ordering rule survive a restart even without the Bridge API. It runs before webhooks are
+// served, so that a late retry cannot slip in before the state it is older than.
+func restoreState(ctx context.Context, client *mqtt.Client, store *state.Store, base string, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
+	defer cancel()
+	msgs, err := client.ReadRetained(ctx, base+"/+/json", 300*time.Millisecond)
+	if err != nil {
+		log.Warn("could not read the retained state back from the broker; starting without it", zap.Error(err))
+	}
+	restored := 0
+	for _, m := range msgs {
+		if err := store.Restore(m.Topic, m.Payload); err != nil {
+			log.Debug("skipped retained snapshot", zap.String("topic", m.Topic), zap.Error(err))
+			continue
+		}
+		restored++
+	}
+	log.Info("restored state from the broker", zap.Int("snapshots", restored))
 }
 
 // cloudDevices turns cloud.devices (validated: decimal ids) into the receiver's map.

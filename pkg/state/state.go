@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -737,4 +739,105 @@ func (s *Store) LocksOf(bridgeName string) []string {
 		}
 	}
 	return out
+}
+
+// Restore fills in what this process has not learned yet from a lock's json snapshot that an
+// earlier run published (read back from the broker's retained messages at startup), so that the
+// state and the ordering rule survive a restart. What was already applied here wins: a kind of
+// fact seen in this process is not touched, and a fact is only filled where it is unknown.
+// Bridge snapshots (which have a "name") are skipped: a bridge is re-learned from its next event
+// or sync, and restoring one no longer configured would bring it back. Nothing is published: the
+// snapshot is still retained on the broker.
+func (s *Store) Restore(topic string, payload []byte) error {
+	segment, ok := strings.CutPrefix(topic, s.base+"/")
+	segment, ok2 := strings.CutSuffix(segment, "/json")
+	if !ok || !ok2 || !tedee.ValidSerial(segment) {
+		return fmt.Errorf("restore %s: not a json topic of ours", topic)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &probe); err != nil {
+		return fmt.Errorf("restore %s: %w", topic, err)
+	}
+	if _, isBridge := probe["name"]; isBridge {
+		return nil
+	}
+	var j LockJSON
+	if err := json.Unmarshal(payload, &j); err != nil {
+		return fmt.Errorf("restore %s: %w", topic, err)
+	}
+	if j.Serial != segment {
+		return fmt.Errorf("restore %s: snapshot is for %q", topic, j.Serial)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[j.Serial]
+	if !ok {
+		if len(s.locks) >= MaxLocks {
+			return ErrTooManyLocks
+		}
+		l = &lock{serial: j.Serial, published: map[homeassistant.Entity][]byte{}}
+		s.locks[j.Serial] = l
+	}
+	for k := kind(0); k < numKinds; k++ {
+		if l.seen[k] {
+			continue
+		}
+		if ts, err := time.Parse(time.RFC3339Nano, j.Timestamps[kindNames[k]]); err == nil {
+			l.applied[k], l.seen[k] = ts, true
+		}
+	}
+	if l.state == nil && j.State != nil && slices.Contains(tedee.StateWords, *j.State) {
+		l.state = j.State
+	}
+	if l.door == nil && j.Door != nil && slices.Contains(doorWords, *j.Door) {
+		l.door = j.Door
+	}
+	fill(&l.jammed, j.Jammed)
+	fill(&l.charging, j.Charging)
+	fill(&l.connected, j.Connected)
+	if !l.batteryReported && (j.Battery != nil || j.Timestamps[kindNames[kindBattery]] != "") {
+		if j.Battery == nil || tedee.BatteryKnown(*j.Battery) {
+			l.battery, l.batteryReported = j.Battery, true
+		}
+	}
+	if l.id == 0 {
+		s.identify(l, j.ID)
+	}
+	if l.deviceType == 0 && j.Model != nil {
+		l.deviceType = deviceType(*j.Model)
+	}
+	if l.bridge == "" && j.Bridge != nil {
+		l.bridge = *j.Bridge
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, j.Timestamp); err == nil && ts.After(l.newest) {
+		l.newest = ts
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, j.UpdatedAt); err == nil && l.updatedAt.IsZero() {
+		l.updatedAt = ts
+	}
+	return nil
+}
+
+// doorWords are the values of the door topic.
+var doorWords = []string{"open", "closed", "not_paired", "disconnected", "uncalibrated"}
+
+func fill(dst **bool, v *bool) {
+	if *dst == nil && v != nil {
+		b := *v
+		*dst = &b
+	}
+}
+
+// deviceType reverses tedee.Model.
+func deviceType(model string) int {
+	switch model {
+	case "lock_pro":
+		return 2
+	case "lock_go":
+		return 4
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(model, "type_")); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }

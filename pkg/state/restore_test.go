@@ -1,0 +1,91 @@
+package state
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// snapshotOf returns the json snapshot a store would have left retained for a lock.
+func snapshotOf(t *testing.T, s *Store, serial string) []byte {
+	t.Helper()
+	for _, m := range s.Republish() {
+		if m.Topic == "tedee/"+serial+"/json" {
+			return m.Payload
+		}
+	}
+	t.Fatalf("no json for %s", serial)
+	return nil
+}
+
+// TestRestoreKeepsStateAndOrdering: a new store restored from an old one's snapshot drops events
+// older than what the old one applied, and its next snapshot carries the old facts.
+func TestRestoreKeepsStateAndOrdering(t *testing.T) {
+	old := New("tedee", nil)
+	mustApply(t, old, status(t0.Add(2*time.Second), 6, `,"jammed":0,"doorState":3`))
+	mustApply(t, old, battery(t0.Add(2*time.Second), 80))
+	mustApply(t, old, simple("device-battery-start-charging", t0.Add(2*time.Second)))
+
+	s := New("tedee", nil)
+	if err := s.Restore("tedee/L-1/json", snapshotOf(t, old, "L-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply("home", decode(t, status(t0.Add(time.Second), 2, `,"jammed":0`)), now); !errors.Is(err, ErrStale) {
+		t.Errorf("older status after restore: err = %v, want ErrStale", err)
+	}
+	got := byTopic(mustApply(t, s, battery(t0.Add(3*time.Second), 70)))
+	j := got["tedee/L-1/json"]
+	for _, want := range []string{`"state":"locked"`, `"door":"closed"`, `"jammed":false`, `"battery":70`,
+		`"charging":true`, `"connected":true`, `"model":"lock_pro"`, `"id":7`, `"bridge":"home"`} {
+		if !strings.Contains(j, want) {
+			t.Errorf("json after restore lacks %s: %s", want, j)
+		}
+	}
+	if serial, ok := s.SerialOf(7); !ok || serial != "L-1" {
+		t.Errorf("device id not restored: %q %v", serial, ok)
+	}
+}
+
+// TestRestoreNeverOverridesLive: what this process learned before the snapshot arrived wins.
+func TestRestoreNeverOverridesLive(t *testing.T) {
+	old := New("tedee", nil)
+	mustApply(t, old, status(t0.Add(5*time.Second), 6, ``))
+	s := New("tedee", nil)
+	mustApply(t, s, status(t0, 2, ``)) // live, though older than the snapshot
+	if err := s.Restore("tedee/L-1/json", snapshotOf(t, old, "L-1")); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.LockState("L-1"); st != "unlocked" {
+		t.Errorf("restore overrode a live state: %s", st)
+	}
+}
+
+func TestRestoreRejects(t *testing.T) {
+	s := New("tedee", nil)
+	for topic, payload := range map[string]string{
+		"tedee/L-1/json":  `{"serial":"L-2"}`,
+		"other/L-1/json":  `{"serial":"L-1"}`,
+		"tedee/a+b/json":  `{"serial":"a+b"}`,
+		"tedee/L-1/state": `locked`,
+		"tedee/L-1/json ": `{}`,
+		"tedee/L-3/json":  `not json`,
+	} {
+		if err := s.Restore(topic, []byte(payload)); err == nil {
+			t.Errorf("Restore(%q, %q) accepted", topic, payload)
+		}
+	}
+	// A bridge snapshot is skipped, a bogus state word is not restored.
+	if err := s.Restore("tedee/home/json", []byte(`{"name":"home","connected":true}`)); err != nil {
+		t.Errorf("bridge snapshot: %v", err)
+	}
+	if err := s.Restore("tedee/L-4/json", []byte(`{"serial":"L-4","state":"wide_open","door":"ajar","battery":255}`)); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := s.LockState("L-4"); ok {
+		t.Errorf("bogus state restored: %s", st)
+	}
+	if len(s.bridges) != 0 {
+		t.Errorf("bridge restored")
+	}
+}
