@@ -62,6 +62,7 @@ type Metrics struct {
 	bridgeRequests *prometheus.CounterVec
 	bridgeDuration *prometheus.HistogramVec
 	commands       *prometheus.CounterVec
+	httpPanics     prometheus.Counter
 	endpoints      boundedSet
 	commandNames   boundedSet
 }
@@ -74,7 +75,7 @@ func New() *Metrics {
 		Namespace: namespace, Name: "webhooks_total",
 		Help: "Webhooks received, by source (bridge, cloud), event (a documented event name, other, " +
 			"unknown when refused before decoding, invalid when it did not decode) and outcome (applied, " +
-			"stale, unknown_event, invalid, unauthorized, unknown_bridge, too_large, error).",
+			"stale, unknown_event, invalid, unauthorized, unknown_bridge, too_large, busy, error, duplicate, unmapped).",
 	}, []string{"source", "event", "outcome"})
 	m.outOfOrder = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "out_of_order_events_total",
@@ -125,11 +126,16 @@ func New() *Metrics {
 		Help: "Lock commands (lock, unlock, open…) by result (ok, error).",
 	}, []string{"command", "result"})
 
+	m.httpPanics = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "http_panics_total",
+		Help: "Panics recovered while serving an HTTP request (a bug: each is logged with its stack).",
+	})
+
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.webhooks, m.outOfOrder, m.publishes, connected, pending, dropped,
-		m.bridgeRequests, m.bridgeDuration, m.commands,
+		m.bridgeRequests, m.bridgeDuration, m.commands, m.httpPanics,
 	)
 	// Both results exist from the start, so that a rate() of errors is 0 rather than absent.
 	m.publishes.WithLabelValues("ok")
@@ -157,6 +163,10 @@ func (m *Metrics) Webhook(source, event, outcome string) {
 		m.outOfOrder.Inc()
 	}
 }
+
+// HTTPPanic counts one panic recovered while serving a request (it implements
+// webhook.PanicObserver).
+func (m *Metrics) HTTPPanic() { m.httpPanics.Inc() }
 
 // Published counts one publish result (it implements mqtt.Observer).
 func (m *Metrics) Published(ok bool) {

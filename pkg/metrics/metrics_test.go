@@ -189,3 +189,13 @@ func TestConcurrentUse(t *testing.T) {
 		`tedee2mqtt_mqtt_publishes_total{result="ok"}`:                                             400,
 	})
 }
+
+// TestHTTPPanics: the panic counter is exported from the start (0, so an alert on any increase
+// works) and counts each recovered panic.
+func TestHTTPPanics(t *testing.T) {
+	m := New()
+	expect(t, scrape(t, m), map[string]float64{`tedee2mqtt_http_panics_total`: 0})
+	m.HTTPPanic()
+	m.HTTPPanic()
+	expect(t, scrape(t, m), map[string]float64{`tedee2mqtt_http_panics_total`: 2})
+}
