@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,9 @@ const DefaultBridge = "default"
 
 // shutdownTimeout bounds how long Run waits for requests in flight once asked to stop.
 const shutdownTimeout = 10 * time.Second
+
+// DefaultMaxConcurrent is Options.MaxConcurrent when it is 0.
+const DefaultMaxConcurrent = 256
 
 // EventHandler receives every decoded event. The errors of package state are understood:
 // ErrStale and ErrUnknownEvent are accepted (204) but logged; ErrTooManyLocks is a 503.
@@ -51,8 +55,19 @@ type Options struct {
 	Ready func() bool
 	// Metrics, when set, is served on GET /metrics (without authentication).
 	Metrics http.Handler
-	// Observer, when set, is told the outcome of every webhook request.
+	// Observer, when set, is told the outcome of every webhook request. When it also implements
+	// PanicObserver, it is told of every panic recovered while serving a request.
 	Observer Observer
+	// MaxConcurrent caps the webhook requests served at once (0: DefaultMaxConcurrent). A webhook
+	// beyond it is answered 503 at once, never queued. /healthz, /readyz and /metrics are exempt,
+	// so that a flood of webhooks does not make a health check fail and the service restart.
+	MaxConcurrent int
+}
+
+// PanicObserver is told of every panic recovered while serving a request. No input should ever
+// cause one: the count is for alerting on bugs.
+type PanicObserver interface {
+	HTTPPanic()
 }
 
 // Observer is told the outcome of every webhook request. source is SourceBridge or SourceCloud; event is the
@@ -82,6 +97,7 @@ const (
 	OutcomeError         = "error"          // too many locks (503) or the handler failed (500)
 	OutcomeDuplicate     = "duplicate"      // cloud: a copy of a webhook already received (204)
 	OutcomeUnmapped      = "unmapped"       // cloud: no lock serial known for the device id (204)
+	OutcomeBusy          = "busy"           // over Options.MaxConcurrent: 503 at once
 )
 
 // CloudHandler receives every decoded Tedee Cloud webhook. Besides the errors EventHandler
@@ -103,12 +119,18 @@ type Server struct {
 	log     *zap.Logger
 	ln      net.Listener
 	http    *http.Server
+	// slots holds a token per webhook request being served (the MaxConcurrent cap).
+	slots chan struct{}
 }
 
 // New binds the listener at once, so that a port in use is reported at startup and tests can
 // listen on port 0 and ask Addr.
 func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
-	s := &Server{opts: opts, bridges: map[string]bool{}, handler: handler, log: log}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	s := &Server{opts: opts, bridges: map[string]bool{}, handler: handler, log: log,
+		slots: make(chan struct{}, opts.MaxConcurrent)}
 	for _, name := range opts.Bridges {
 		s.bridges[name] = true
 	}
@@ -132,7 +154,6 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 		}
 	})
 	e.Use(middleware.RequestID())
-	e.Use(middleware.Recover())
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRemoteIP: true, LogRequestID: true,
 		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
@@ -144,9 +165,11 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 			return nil
 		},
 	}))
+	// Inside the request logger, so that a recovered panic is logged with its 500.
+	e.Use(s.recoverPanic)
 	for _, path := range []string{"/webhook", "/webhook/*"} {
-		e.GET(path, s.webhook)
-		e.POST(path, s.webhook)
+		e.GET(path, s.webhook, s.limitConcurrency)
+		e.POST(path, s.webhook, s.limitConcurrency)
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
@@ -195,6 +218,56 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
+// limitConcurrency answers 503 at once when MaxConcurrent webhook requests are already being
+// served: a flood (or many slow bodies) costs a bounded number of goroutines and buffers, and
+// a bridge retries a 503 later.
+func (s *Server) limitConcurrency(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+			return next(c)
+		default:
+		}
+		source := SourceBridge
+		if isCloudPath(c.Request().URL.EscapedPath()) {
+			source = SourceCloud
+		}
+		s.observeFrom(source, EventUnknown, OutcomeBusy)
+		c.Response().Header().Set("Retry-After", "1")
+		return jsonError(c, http.StatusServiceUnavailable, "too many concurrent requests")
+	}
+}
+
+// recoverPanic replaces echo's Recover: a panic is a bug, so it is logged with its stack and
+// counted, and the client gets a 500 with a JSON error. http.ErrAbortHandler is passed on: it
+// is how a handler asks net/http to abort the response.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler { //nolint:errorlint // compared as echo and net/http do
+				panic(r)
+			}
+			s.log.Error("panic while serving a request", zap.Any("panic", r),
+				zap.String("method", c.Request().Method), zap.String("path", logPath(c.Request().URL.EscapedPath())),
+				zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				zap.ByteString("stack", debug.Stack()))
+			if p, ok := s.opts.Observer.(PanicObserver); ok {
+				p.HTTPPanic()
+			}
+			err = nil
+			if !c.Response().Committed {
+				err = jsonError(c, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
 func (s *Server) readyz(c echo.Context) error {
 	if s.opts.Ready != nil && !s.opts.Ready() {
 		return c.String(http.StatusServiceUnavailable, "mqtt not connected\n")
@@ -212,8 +285,8 @@ func (s *Server) readyz(c echo.Context) error {
 func (s *Server) webhook(c echo.Context) error {
 	req := c.Request()
 	// Cloud webhooks authenticate by their path secret, not the bridges' bearer token.
-	if rest, ok := strings.CutPrefix(req.URL.EscapedPath(), cloudPrefix); ok && (rest == "" || rest[0] == '/') {
-		return s.cloudWebhook(c, strings.Trim(rest, "/"))
+	if isCloudPath(req.URL.EscapedPath()) {
+		return s.cloudWebhook(c, strings.Trim(strings.TrimPrefix(req.URL.EscapedPath(), cloudPrefix), "/"))
 	}
 	// Counted once whatever the way out (a panic too, as an error).
 	event, outcome := EventUnknown, OutcomeError
@@ -293,6 +366,12 @@ func (s *Server) observeFrom(source, event, outcome string) {
 // cloudPrefix is the route of Tedee Cloud webhooks; "cloud" is reserved as a bridge name.
 const cloudPrefix = "/webhook/cloud"
 
+// isCloudPath reports whether an escaped path is the cloud route's.
+func isCloudPath(escapedPath string) bool {
+	rest, ok := strings.CutPrefix(escapedPath, cloudPrefix)
+	return ok && (rest == "" || rest[0] == '/')
+}
+
 // cloudWebhook serves POST /webhook/cloud/<path secret>. A wrong or missing secret, or the cloud
 // route being disabled, answers 404 so that a stranger learns nothing.
 func (s *Server) cloudWebhook(c echo.Context, secret string) error {
@@ -363,10 +442,17 @@ func equalSecret(got, want string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
+// maxLoggedPath bounds the path in a log line: a GET+NO_PARAMS event fits, a hostile 16 KiB
+// path does not fill the logs.
+const maxLoggedPath = 512
+
 // logPath is the request path as logged: the cloud route's path is its secret.
 func logPath(path string) string {
 	if strings.HasPrefix(path, cloudPrefix+"/") {
 		return cloudPrefix + "/<secret>"
+	}
+	if len(path) > maxLoggedPath {
+		return path[:maxLoggedPath] + "…"
 	}
 	return path
 }
