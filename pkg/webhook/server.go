@@ -334,25 +334,9 @@ func (s *Server) webhook(c echo.Context) error {
 		event = ev.Name
 	}
 	log = log.With(zap.String("bridge", bridge), zap.String("event", ev.Name), zap.String("serial", ev.Serial))
-	switch err := s.handler.HandleEvent(req.Context(), bridge, ev); {
-	case err == nil:
-		outcome = OutcomeApplied
-		log.Debug("webhook applied", zap.Time("timestamp", ev.Timestamp))
-	case errors.Is(err, state.ErrUnknownEvent):
-		outcome = OutcomeUnknownEvent
-		// Accepted so the bridge does not retry, but never published as if we knew what it meant.
-		log.Info("ignored unknown event")
-	case errors.Is(err, state.ErrStale):
-		outcome = OutcomeStale
-		log.Info("dropped out-of-order event", zap.Time("timestamp", ev.Timestamp))
-	case errors.Is(err, state.ErrTooManyLocks):
-		log.Warn("refused event for a new lock", zap.Error(err))
-		return jsonError(c, http.StatusServiceUnavailable, err.Error())
-	default:
-		log.Error("handle event", zap.Error(err))
-		return jsonError(c, http.StatusInternalServerError, "internal error")
-	}
-	return c.NoContent(http.StatusNoContent)
+	var resp error
+	outcome, resp = answer(c, log, s.handler.HandleEvent(req.Context(), bridge, ev), ev.Timestamp)
+	return resp
 }
 
 func (s *Server) observe(event, outcome string) { s.observeFrom(SourceBridge, event, outcome) }
@@ -410,30 +394,9 @@ func (s *Server) cloudWebhook(c echo.Context, secret string) error {
 		key = "" // not something the cloud sends; not worth remembering
 	}
 	log = log.With(zap.String("event", ev.Name), zap.Int64("device_id", ev.DeviceID))
-	switch err := s.opts.Cloud.HandleCloudEvent(req.Context(), ev, key); {
-	case err == nil:
-		outcome = OutcomeApplied
-		log.Debug("cloud webhook applied", zap.Time("event_time", ev.Timestamp))
-	case errors.Is(err, cloud.ErrDuplicate):
-		outcome = OutcomeDuplicate
-		log.Debug("dropped duplicate cloud webhook")
-	case errors.Is(err, cloud.ErrUnmapped):
-		outcome = OutcomeUnmapped
-		log.Warn("cloud webhook for a device with no known serial; add it to cloud.devices")
-	case errors.Is(err, state.ErrUnknownEvent):
-		outcome = OutcomeUnknownEvent
-		log.Info("ignored unknown cloud event")
-	case errors.Is(err, state.ErrStale):
-		outcome = OutcomeStale
-		log.Info("dropped out-of-order cloud event", zap.Time("event_time", ev.Timestamp))
-	case errors.Is(err, state.ErrTooManyLocks):
-		log.Warn("refused cloud event for a new lock", zap.Error(err))
-		return jsonError(c, http.StatusServiceUnavailable, err.Error())
-	default:
-		log.Error("handle cloud event", zap.Error(err))
-		return jsonError(c, http.StatusInternalServerError, "internal error")
-	}
-	return c.NoContent(http.StatusNoContent)
+	var resp error
+	outcome, resp = answer(c, log, s.opts.Cloud.HandleCloudEvent(req.Context(), ev, key), ev.Timestamp)
+	return resp
 }
 
 // equalSecret compares in constant time whatever the lengths.
@@ -474,9 +437,40 @@ func (s *Server) route(escapedPath string) (bridge, tail string) {
 	return bridge, tail
 }
 
+// answer turns the handlers' verdict on an event into the response and the outcome counted. What
+// was received and understood is accepted (204) even when nothing is published, so the sender does
+// not retry it.
+func answer(c echo.Context, log *zap.Logger, err error, at time.Time) (string, error) {
+	switch {
+	case err == nil:
+		log.Debug("webhook applied", zap.Time("event_time", at))
+		return OutcomeApplied, c.NoContent(http.StatusNoContent)
+	case errors.Is(err, state.ErrUnknownEvent):
+		// Never published as if we knew what it meant.
+		log.Info("ignored unknown event")
+		return OutcomeUnknownEvent, c.NoContent(http.StatusNoContent)
+	case errors.Is(err, state.ErrStale):
+		log.Info("dropped out-of-order event", zap.Time("event_time", at))
+		return OutcomeStale, c.NoContent(http.StatusNoContent)
+	case errors.Is(err, cloud.ErrDuplicate):
+		log.Debug("dropped duplicate cloud webhook")
+		return OutcomeDuplicate, c.NoContent(http.StatusNoContent)
+	case errors.Is(err, cloud.ErrUnmapped):
+		log.Warn("cloud webhook for a device with no known serial; add it to cloud.devices")
+		return OutcomeUnmapped, c.NoContent(http.StatusNoContent)
+	case errors.Is(err, state.ErrTooManyLocks):
+		log.Warn("refused event for a new lock", zap.Error(err))
+		return OutcomeError, jsonError(c, http.StatusServiceUnavailable, err.Error())
+	default:
+		log.Error("handle event", zap.Error(err))
+		return OutcomeError, jsonError(c, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// authorized checks "Authorization: Bearer <secret>"; the scheme is case-insensitive (RFC 7235).
 func (s *Server) authorized(header string) bool {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	sum := sha256.Sum256([]byte(token))

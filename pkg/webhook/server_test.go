@@ -197,8 +197,10 @@ func TestSecret(t *testing.T) {
 	if len(rec.got()) != 0 {
 		t.Fatalf("unauthorized requests reached the handler: %q", rec.got())
 	}
-	if r := do(t, "POST", base+"/webhook/home", body, "Authorization", "Bearer s3cret-token"); r.status != 204 {
-		t.Errorf("right secret: %d %s", r.status, r.body)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} { // the scheme is case-insensitive
+		if r := do(t, "POST", base+"/webhook/home", body, "Authorization", scheme+" s3cret-token"); r.status != 204 {
+			t.Errorf("right secret with scheme %q: %d %s", scheme, r.status, r.body)
+		}
 	}
 }
 
