@@ -187,7 +187,8 @@ func checkHandler(t *testing.T, s *fuzzServer, req *http.Request) {
 	if len(events)+len(cloud) > 1 || (len(events)+len(cloud) == 1 && status != http.StatusNoContent) {
 		t.Fatalf("%s: %d events and %d cloud events reached the handler", where(), len(events), len(cloud))
 	}
-	if s.secret && len(events) > 0 && req.Header.Get("Authorization") != "Bearer "+fuzzSecret {
+	scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+	if s.secret && len(events) > 0 && (!strings.EqualFold(scheme, "Bearer") || token != fuzzSecret) { // RFC 7235: any case
 		t.Fatalf("%s: an event reached the handler without the secret", where())
 	}
 	for i, ev := range events {
