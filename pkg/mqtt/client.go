@@ -224,8 +224,18 @@ func (c *Client) flush(abort <-chan struct{}) error {
 	defer timer.Stop()
 	// giveUp fails everything still in flight; stopping sending after a failure keeps what is
 	// requeued ahead of everything not yet sent, so order is kept.
+	// Messages behind the head may have been acknowledged already: those are done, and sending
+	// them again would duplicate events.
 	giveUp := func(err error, observe bool) {
 		for _, f := range inflight {
+			select {
+			case <-f.token.Done():
+				if f.token.Error() == nil {
+					c.observe(true)
+					continue
+				}
+			default:
+			}
 			if observe {
 				c.observe(false)
 			}
