@@ -27,6 +27,11 @@ type measurement struct {
 	CPU       time.Duration `json:"cpu_ns"`
 	BrokerCPU time.Duration `json:"broker_cpu_ns"`
 	LoadCPU   time.Duration `json:"load_cpu_ns"` // this tool's own
+	// OtherCPU is the CPU time the rest of the machine used during the run: everything busy
+	// minus the target, the broker and this tool. On a shared machine it says how noisy the run
+	// was. Steal is time the hypervisor gave to other guests. Negative when unknown.
+	OtherCPU time.Duration `json:"other_cpu_ns"`
+	Steal    time.Duration `json:"steal_ns"`
 }
 
 // cpuPerWebhook is CPU microseconds per accepted webhook.
@@ -70,6 +75,9 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if c.load.Rate > 0 {
 		rate = fmt.Sprintf("%g/s", c.load.Rate)
 	}
+	if len(c.serviceEnv) > 0 {
+		fmt.Fprintf(stdout, "service environment: %s\n", strings.Join(c.serviceEnv, " "))
+	}
 	fmt.Fprintf(stdout, "load: %d webhooks over %d locks, %s, %d connections, %s, QoS %d, broker %s\n",
 		c.load.Count, c.load.Locks, rate, c.load.Concurrency, c.load.Format, c.qos, c.load.BrokerURL)
 
@@ -91,16 +99,17 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 				return fmt.Errorf("run %d, %s: %w", rep, target, err)
 			}
 			ms = append(ms, m)
-			const row = "%3v %-8v %10v %11v %8v %10v %10v %10v %6v %6v %9v %9v %7v %11v %10v %8v\n"
+			const row = "%3v %-8v %10v %11v %8v %10v %10v %10v %6v %6v %9v %9v %7v %11v %10v %8v %9v\n"
 			if !headerDone {
 				fmt.Fprintf(stdout, row, "run", "target", "accepted/s", "delivered/s", "msgs/s", "p50", "p99", "max",
-					"lost", "errors", "idle RSS", "peak RSS", "CPU", "CPU/webhook", "broker CPU", "load CPU")
+					"lost", "errors", "idle RSS", "peak RSS", "CPU", "CPU/webhook", "broker CPU", "load CPU", "other CPU")
 				headerDone = true
 			}
 			r := m.Result
 			fmt.Fprintf(stdout, row, rep, target, f0(r.AcceptedPerSec()), f0(r.DeliveredPerSec()), f0(r.MessagesPerSec()),
 				ms3(r.P50), ms3(r.P99), ms3(r.Max), r.Lost, r.Rejected+r.Transport,
-				mib(m.IdleRSSKiB), mib(m.PeakRSSKiB), secs(m.CPU), us(m.cpuPerWebhook()), secs(m.BrokerCPU), secs(m.LoadCPU))
+				mib(m.IdleRSSKiB), mib(m.PeakRSSKiB), secs(m.CPU), us(m.cpuPerWebhook()), secs(m.BrokerCPU), secs(m.LoadCPU),
+				secs(m.OtherCPU))
 			if r.FirstError != "" {
 				fmt.Fprintf(stdout, "    first error: %s (statuses %v)\n", r.FirstError, r.Statuses)
 			}
@@ -132,7 +141,7 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 // measure starts target (unless it runs already), measures one load run, and stops it.
 func measure(ctx context.Context, c config, target string, rep int, p **plan, dir string, brokerPid int, stdout io.Writer) (*measurement, error) {
 	m := &measurement{Rep: rep, Target: target, IdleRSSKiB: -1, PeakRSSKiB: -1, RSSAfterKiB: -1,
-		CPU: -1, BrokerCPU: -1, LoadCPU: -1}
+		CPU: -1, BrokerCPU: -1, LoadCPU: -1, OtherCPU: -1, Steal: -1}
 	url, pid, external := c.url, c.pid, true
 	var ch *child
 	var err error
@@ -192,6 +201,7 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 		return ps
 	}
 	before, brokerBefore, selfBefore := procBefore(pid), procBefore(brokerPid), procBefore(os.Getpid())
+	busyBefore, stealBefore, machineErr := machineCPU()
 	var samp *sampler
 	if pid > 0 {
 		samp = sampleRSS(pid, 100*time.Millisecond)
@@ -217,6 +227,10 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 	after, m.CPU = delta(pid, before)
 	_, m.BrokerCPU = delta(brokerPid, brokerBefore)
 	_, m.LoadCPU = delta(os.Getpid(), selfBefore)
+	if busyAfter, stealAfter, err := machineCPU(); err == nil && machineErr == nil && m.CPU >= 0 && m.LoadCPU >= 0 {
+		m.OtherCPU = busyAfter - busyBefore - m.CPU - m.LoadCPU - max(m.BrokerCPU, 0)
+		m.Steal = stealAfter - stealBefore
+	}
 	if samp != nil {
 		peak := samp.finish()
 		m.RSSAfterKiB = after.RSSKiB
@@ -265,7 +279,7 @@ homeassistant:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, "", err
 	}
-	ch, err := startChild("tedee2mqtt", filepath.Join(dir, fmt.Sprintf("service-%d.log", rep)), serviceEnv(),
+	ch, err := startChild("tedee2mqtt", filepath.Join(dir, fmt.Sprintf("service-%d.log", rep)), append(serviceEnv(), c.serviceEnv...),
 		c.serviceBin, "-config", path)
 	if err != nil {
 		return nil, "", err
@@ -332,6 +346,8 @@ func summary(out io.Writer, ms []*measurement, withBaseline bool) {
 		{"CPU per webhook (µs)", func(m *measurement) float64 { return m.cpuPerWebhook() }, f0, true},
 		{"broker CPU (s)", func(m *measurement) float64 { return secf(m.BrokerCPU) }, f2, true},
 		{"load tool CPU (s)", func(m *measurement) float64 { return secf(m.LoadCPU) }, f2, true},
+		{"other CPU on the machine (s)", func(m *measurement) float64 { return secf(m.OtherCPU) }, f2, false},
+		{"stolen by the hypervisor (s)", func(m *measurement) float64 { return secf(m.Steal) }, f2, false},
 	}
 	byTarget := func(target string) map[int]*measurement {
 		out := map[int]*measurement{}

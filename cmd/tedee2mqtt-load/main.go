@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -54,7 +55,21 @@ type config struct {
 	idle          time.Duration
 	jsonOut       string
 	logDir        string
+	serviceEnv    envFlag
 	load          loadOptions
+}
+
+// envFlag collects repeated -service-env KEY=VALUE flags.
+type envFlag []string
+
+func (e *envFlag) String() string { return fmt.Sprint(*e) }
+
+func (e *envFlag) Set(kv string) error {
+	if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", kv)
+	}
+	*e = append(*e, kv)
+	return nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags.IntVar(&c.repeat, "repeat", 3, "measure this many times (each with a fresh service and baseline) and report median and spread")
 	flags.DurationVar(&c.idle, "idle", 2*time.Second, "how long the started service idles before its idle RSS is read")
 	flags.StringVar(&c.jsonOut, "json", "", "also write every measurement to this file as JSON")
+	flags.Var(&c.serviceEnv, "service-env", "with -service-bin: set KEY=VALUE in the service's environment, e.g. GOMEMLIMIT=24MiB (repeatable)")
 	flags.StringVar(&c.logDir, "log-dir", "", "keep the service's, baseline's and broker's logs here (default: a temp dir removed at exit)")
 	flags.IntVar(&c.load.Locks, "locks", 1000, "number of locks")
 	flags.IntVar(&c.load.Count, "count", 100000, "webhooks to send per run")

@@ -74,6 +74,28 @@ func statCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
+// machineCPU is the CPU time the whole machine spent busy (all CPUs: user, nice, system, irq,
+// softirq, steal) and the part of it stolen by the hypervisor, from the first line of /proc/stat.
+func machineCPU() (busy, steal time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, errors.New("/proc/stat: no cpu line")
+	}
+	var v [8]int64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		if v[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+	}
+	busy = time.Duration(v[0]+v[1]+v[2]+v[5]+v[6]+v[7]) * clockTick
+	return busy, time.Duration(v[7]) * clockTick, nil
+}
+
 // child is a process the tool started: the service, the baseline server or mosquitto.
 type child struct {
 	name string

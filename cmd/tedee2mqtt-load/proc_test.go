@@ -45,3 +45,13 @@ func TestReadProcSelf(t *testing.T) {
 		t.Errorf("readProc(self) = %+v", s)
 	}
 }
+
+func TestMachineCPU(t *testing.T) {
+	busy, steal, err := machineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy <= 0 || steal < 0 || steal > busy {
+		t.Errorf("machineCPU = %v busy, %v steal", busy, steal)
+	}
+}
