@@ -175,10 +175,8 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		s.locks[ev.Serial] = l
 	}
 	changed := l.apply(ev, ts)
+	// (A new lock has seen nothing, so its first facts always apply.)
 	if len(changed) == 0 && ev.Name != tedee.EventDeviceSettingsChanged && ev.Name != tedee.EventBellButtonPressed {
-		if !ok {
-			delete(s.locks, ev.Serial) // cannot happen for a new lock; keep the map honest anyway
-		}
 		return nil, ErrStale
 	}
 	s.identify(l, ev.DeviceID)
