@@ -264,9 +264,15 @@ func TestRecorderMarksRetainedMessages(t *testing.T) {
 	publish(t, b.URL(), "ret/a", "new", true)
 	r.WaitFor(t, "ret/a", "new", testTimeout)
 	msgs := r.Messages()
-	if len(msgs) != 2 || !msgs[0].Retained || msgs[1].Retained {
-		// MQTT 3.1.1: the retain flag is set only on the replay for a new subscription, not on the
-		// live forward of a retained publish to an existing one.
+	// MQTT 3.1.1: the retain flag is set only on the replay for a new subscription, not on the
+	// live forward of a retained publish to an existing one. The embedded broker may also forward
+	// "old" live when the subscription races its publish; that copy is allowed, but nothing else.
+	ok := len(msgs) >= 2 && msgs[0].Retained && msgs[0].Payload == "old" &&
+		!msgs[len(msgs)-1].Retained && msgs[len(msgs)-1].Payload == "new"
+	for i := 1; ok && i < len(msgs)-1; i++ {
+		ok = msgs[i].Payload == "old" && !msgs[i].Retained && b.Kind() == KindEmbedded
+	}
+	if !ok {
 		t.Fatalf("messages = %s, want the replay retained and the live one not", formatMessages(msgs))
 	}
 }
