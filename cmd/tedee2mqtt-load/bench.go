@@ -228,7 +228,9 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 	_, m.BrokerCPU = delta(brokerPid, brokerBefore)
 	_, m.LoadCPU = delta(os.Getpid(), selfBefore)
 	if busyAfter, stealAfter, err := machineCPU(); err == nil && machineErr == nil && m.CPU >= 0 && m.LoadCPU >= 0 {
-		m.OtherCPU = busyAfter - busyBefore - m.CPU - m.LoadCPU - max(m.BrokerCPU, 0)
+		// Per-process and machine-wide times are sampled apart, so a quiet run can come out a
+		// tick or two below zero: that is zero.
+		m.OtherCPU = max(0, busyAfter-busyBefore-m.CPU-m.LoadCPU-max(m.BrokerCPU, 0))
 		m.Steal = stealAfter - stealBefore
 	}
 	if samp != nil {

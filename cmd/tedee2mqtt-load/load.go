@@ -158,10 +158,42 @@ type subscriber struct {
 	byLeaf                                        map[string]int
 	// onMessage, when set, sees every live message (calibration).
 	onMessage func(topic string, payload []byte)
+	// syncTopic receives the marker that sync waits for; synced is closed when it arrives.
+	syncTopic string
+	synced    chan struct{}
+	syncOnce  sync.Once
+}
+
+func newSubscriber(gen *generator, tracks int, baseTopic string) *subscriber {
+	return &subscriber{gen: gen, tracks: make([]track, tracks), start: time.Now(), prefix: baseTopic + "/",
+		byLeaf: map[string]int{}, synced: make(chan struct{}),
+		syncTopic: fmt.Sprintf("%s/_load/%d-%d", baseTopic, os.Getpid(), clientSeq.Add(1))}
+}
+
+// sync returns once the broker has delivered everything it had queued for the subscriber when
+// sync was called - above all the retained messages it replays on subscribe, which on a broker
+// that served earlier runs are thousands: live events queue behind them, and the first webhooks
+// of a run would show hundreds of milliseconds of latency that is the tool's, not the service's.
+// The broker delivers a client's own message after what it queued before, so receiving a marker
+// published now means the replay is over.
+func (s *subscriber) sync(c paho.Client, timeout time.Duration) error {
+	if t := c.Publish(s.syncTopic, 1, false, "sync"); !t.WaitTimeout(timeout) || t.Error() != nil {
+		return fmt.Errorf("publish sync marker: %v", tokenErr(t))
+	}
+	select {
+	case <-s.synced:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("sync marker not received within %s", timeout)
+	}
 }
 
 func (s *subscriber) handle(_ paho.Client, m paho.Message) {
 	now := int64(time.Since(s.start)) + 1
+	if m.Topic() == s.syncTopic {
+		s.syncOnce.Do(func() { close(s.synced) })
+		return
+	}
 	if m.Retained() {
 		s.replays.Add(1)
 		return
@@ -276,8 +308,7 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub := &subscriber{gen: gen, tracks: make([]track, o.Count), start: time.Now(),
-		prefix: o.BaseTopic + "/", byLeaf: map[string]int{}}
+	sub := newSubscriber(gen, o.Count, o.BaseTopic)
 	filters := []string{o.BaseTopic + "/#"}
 	if o.DiscoveryPrefix != "" {
 		filters = append(filters, o.DiscoveryPrefix+"/#")
@@ -287,6 +318,9 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 		return nil, err
 	}
 	defer mc.Disconnect(100)
+	if err := sub.sync(mc, 30*time.Second); err != nil {
+		return nil, err
+	}
 
 	workers := min(o.Concurrency, o.Locks)
 	transport := &http.Transport{

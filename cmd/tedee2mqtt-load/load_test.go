@@ -217,3 +217,33 @@ func TestStopsSendingAtTheTimeLimit(t *testing.T) {
 		t.Errorf("sent %d, accepted %d, delivered %d, lost %d", r.Sent, r.Accepted, r.Delivered, r.Lost)
 	}
 }
+
+// A broker that served earlier runs replays their retained messages to the subscriber: they are
+// counted apart, and the run starts only once the replay is over, so it cannot delay (and be
+// timed as latency of) the first webhooks.
+func TestRetainedReplaysAreNotCounted(t *testing.T) {
+	b := brokertest.Start(t)
+	old := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("old-run"))
+	if tok := old.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	for i := 0; i < 500; i++ {
+		old.Publish(fmt.Sprintf("tedee/OLD-%d/state", i), 1, true, "locked")
+	}
+	if tok := old.Publish("tedee/OLD-last/state", 1, true, "locked"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	old.Disconnect(100)
+
+	fake := newFakeService(t, b.URL())
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	r, err := runLoad(context.Background(), testOptions(srv.URL+"/webhook", b.URL(), 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Replays != 501 || r.Messages != 20 || r.Delivered != 20 || r.Unmatched != 0 {
+		t.Errorf("replays %d, messages %d, delivered %d, unmatched %d; want 501, 20, 20, 0",
+			r.Replays, r.Messages, r.Delivered, r.Unmatched)
+	}
+}

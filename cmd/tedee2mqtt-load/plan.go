@@ -60,8 +60,7 @@ func calibrate(ctx context.Context, url, brokerURL, baseTopic, discoveryPrefix s
 	}
 	var mu sync.Mutex
 	var got []planMsg
-	sub := &subscriber{gen: gen, tracks: make([]track, 20), start: time.Now(), prefix: baseTopic + "/",
-		byLeaf: map[string]int{}}
+	sub := newSubscriber(gen, 20, baseTopic)
 	sub.onMessage = func(topic string, payload []byte) {
 		if topic == baseTopic+"/status" {
 			return
@@ -79,6 +78,9 @@ func calibrate(ctx context.Context, url, brokerURL, baseTopic, discoveryPrefix s
 		return nil, err
 	}
 	defer mc.Disconnect(100)
+	if err := sub.sync(mc, 30*time.Second); err != nil {
+		return nil, err
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
