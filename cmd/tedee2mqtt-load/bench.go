@@ -56,14 +56,9 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	c.load.BrokerURL = c.broker
-	brokerPid := 0
-	if c.broker == "" {
-		mosq, url, err := startMosquitto(c.mosquittoBin, dir)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = mosq.stop(5 * time.Second) }()
-		c.load.BrokerURL, brokerPid = url, mosq.pid()
+	broker := c.broker
+	if broker == "" {
+		broker = "a fresh private mosquitto per run"
 	}
 	if c.url != "" {
 		if err := loopbackURL(c.url); err != nil {
@@ -79,7 +74,7 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "service environment: %s\n", strings.Join(c.serviceEnv, " "))
 	}
 	fmt.Fprintf(stdout, "load: %d webhooks over %d locks, %s, %d connections, %s, QoS %d, broker %s\n",
-		c.load.Count, c.load.Locks, rate, c.load.Concurrency, c.load.Format, c.qos, c.load.BrokerURL)
+		c.load.Count, c.load.Locks, rate, c.load.Concurrency, c.load.Format, c.qos, broker)
 
 	var p *plan
 	var ms []*measurement
@@ -94,7 +89,7 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			}
 		}
 		for _, target := range targets {
-			m, err := measure(ctx, c, target, rep, &p, dir, brokerPid, stdout)
+			m, err := measure(ctx, c, target, rep, &p, dir, stdout)
 			if err != nil {
 				return fmt.Errorf("run %d, %s: %w", rep, target, err)
 			}
@@ -139,9 +134,26 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 }
 
 // measure starts target (unless it runs already), measures one load run, and stops it.
-func measure(ctx context.Context, c config, target string, rep int, p **plan, dir string, brokerPid int, stdout io.Writer) (*measurement, error) {
+//
+// Without -broker every run gets a fresh mosquitto: tedee2mqtt reads the retained snapshots back
+// at startup, so on a shared broker a run would start with the locks of the run before (or with
+// the baseline's filler payloads), and the subscriber would first be replayed all of them.
+func measure(ctx context.Context, c config, target string, rep int, p **plan, dir string, stdout io.Writer) (*measurement, error) {
 	m := &measurement{Rep: rep, Target: target, IdleRSSKiB: -1, PeakRSSKiB: -1, RSSAfterKiB: -1,
 		CPU: -1, BrokerCPU: -1, LoadCPU: -1, OtherCPU: -1, Steal: -1}
+	brokerPid := 0
+	if c.broker == "" {
+		bdir := filepath.Join(dir, fmt.Sprintf("broker-%d-%s", rep, target))
+		if err := os.MkdirAll(bdir, 0o755); err != nil {
+			return nil, err
+		}
+		mosq, url, err := startMosquitto(c.mosquittoBin, bdir)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = mosq.stop(5 * time.Second) }() // after the target: defers run last-in first-out
+		c.load.BrokerURL, brokerPid = url, mosq.pid()
+	}
 	url, pid, external := c.url, c.pid, true
 	var ch *child
 	var err error
