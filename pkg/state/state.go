@@ -5,10 +5,10 @@
 package state
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,13 +67,14 @@ type Store struct {
 	locks   map[string]*lock
 	bridges map[string]*bridge
 	serials map[int64]string // device id → serial, for events that name devices by id
+	seed    maphash.Seed     // for the digests of published discovery configs
 }
 
 // New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
 // discovery when disc is not nil.
 func New(baseTopic string, disc *homeassistant.Options) *Store {
 	return &Store{base: baseTopic, disc: disc, locks: map[string]*lock{}, bridges: map[string]*bridge{},
-		serials: map[int64]string{}}
+		serials: map[int64]string{}, seed: maphash.MakeSeed()}
 }
 
 type lock struct {
@@ -100,9 +101,11 @@ type lock struct {
 	// one, because a bridge with an unset clock sends year-1 times that are still valid.
 	applied [numKinds]time.Time
 	seen    [numKinds]bool
-	// published holds the discovery config last published per entity, so that a config is sent
-	// again only when it changes and removed when the entity no longer applies.
-	published map[homeassistant.Entity][]byte
+	// published holds a digest of the discovery config last published per entity, so that a
+	// config is sent again only when it changes and removed when the entity no longer applies.
+	// A digest, not the bytes: the configs are most of a lock's memory otherwise (7 KB vs 0.9 KB
+	// per lock, docs/benchmarks.md), and they are only ever compared.
+	published map[homeassistant.Entity]uint64
 	// discovered is what the published configs were built from; unchanged, nothing is rebuilt.
 	discovered homeassistant.Lock
 }
@@ -171,7 +174,7 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		if len(s.locks) >= MaxLocks {
 			return nil, ErrTooManyLocks
 		}
-		l = &lock{serial: ev.Serial, published: map[homeassistant.Entity][]byte{}}
+		l = &lock{serial: ev.Serial, published: map[homeassistant.Entity]uint64{}}
 		s.locks[ev.Serial] = l
 	}
 	changed := l.apply(ev, ts)
@@ -218,12 +221,14 @@ func (l *lock) apply(ev tedee.Event, ts time.Time) []fact {
 		if word == "pulling" || word == "pulled" {
 			l.canPull = true
 		}
-		if ev.Jammed != nil {
+		// Jammed and door ride along on every status change but rarely change with it: their
+		// retained topics are published only when they do (the event message still has them).
+		if ev.Jammed != nil && (l.jammed == nil || *l.jammed != *ev.Jammed) {
 			l.jammed = ev.Jammed
 			changed = append(changed, factJammed)
 		}
 		if ev.DoorState != nil {
-			if door := ev.DoorState.Word(); door != "" {
+			if door := ev.DoorState.Word(); door != "" && (l.door == nil || *l.door != door) {
 				l.door = &door
 				changed = append(changed, factDoor)
 			}
@@ -510,9 +515,10 @@ func (s *Store) lockDiscovery(l *lock, force bool) []Message {
 			continue
 		}
 		c := s.disc.LockConfig(info, e)
-		if force || !bytes.Equal(l.published[e], c.Payload) {
+		digest := maphash.Bytes(s.seed, c.Payload)
+		if old, ok := l.published[e]; force || !ok || old != digest {
 			msgs = append(msgs, Message{Topic: c.Topic, Payload: c.Payload, Retain: true})
-			l.published[e] = c.Payload
+			l.published[e] = digest
 		}
 	}
 	return msgs
@@ -621,7 +627,7 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		if len(s.locks) >= MaxLocks {
 			return nil, ErrTooManyLocks
 		}
-		l = &lock{serial: snap.Serial, published: map[homeassistant.Entity][]byte{}}
+		l = &lock{serial: snap.Serial, published: map[homeassistant.Entity]uint64{}}
 		s.locks[snap.Serial] = l
 	}
 	s.identify(l, snap.ID)
@@ -773,7 +779,7 @@ func (s *Store) Restore(topic string, payload []byte) error {
 		if len(s.locks) >= MaxLocks {
 			return ErrTooManyLocks
 		}
-		l = &lock{serial: j.Serial, published: map[homeassistant.Entity][]byte{}}
+		l = &lock{serial: j.Serial, published: map[homeassistant.Entity]uint64{}}
 		s.locks[j.Serial] = l
 	}
 	for k := kind(0); k < numKinds; k++ {
