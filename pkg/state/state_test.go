@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,39 @@ func TestFixturesGolden(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("published messages differ from %s (-want +got):\n%s", golden, diff)
+	}
+}
+
+// TestStatusPublishesOnlyChangedExtras: jammed and door come with every status change; their
+// retained topics are sent again only when they change, the state and the event every time.
+func TestStatusPublishesOnlyChangedExtras(t *testing.T) {
+	s := New("tedee", nil)
+	mustApply(t, s, status(t0, 6, `,"jammed":0,"doorState":3`))
+	for i, tc := range []struct {
+		extra string
+		want  []string // per-fact topics published, besides state, json and event
+	}{
+		{`,"jammed":0,"doorState":3`, nil},
+		{`,"jammed":1,"doorState":3`, []string{"tedee/L-1/jammed"}},
+		{`,"jammed":1,"doorState":2`, []string{"tedee/L-1/door"}},
+		{`,"jammed":0,"doorState":3`, []string{"tedee/L-1/jammed", "tedee/L-1/door"}},
+		{``, nil}, // neither reported: both stay as they were
+	} {
+		got := byTopic(mustApply(t, s, status(t0.Add(time.Duration(i+1)*time.Second), 2, tc.extra)))
+		for _, topic := range []string{"tedee/L-1/state", "tedee/L-1/json", "tedee/L-1/event"} {
+			if _, ok := got[topic]; !ok {
+				t.Errorf("step %d (%s): %s not published", i, tc.extra, topic)
+			}
+			delete(got, topic)
+		}
+		var extras []string
+		for _, topic := range []string{"tedee/L-1/jammed", "tedee/L-1/door"} {
+			if _, ok := got[topic]; ok {
+				extras = append(extras, topic)
+			}
+		}
+		if !slices.Equal(extras, tc.want) {
+			t.Errorf("step %d (%s): published %v, want %v", i, tc.extra, extras, tc.want)
+		}
 	}
 }
