@@ -158,6 +158,9 @@ func (c *Client) subscribe(s subscription) {
 
 func (c *Client) onConnectionLost(_ paho.Client, err error) {
 	c.connected.Store(false)
+	c.out.mu.Lock()
+	c.out.wakeWaiters() // WaitBelow does not wait for a broker that is away
+	c.out.mu.Unlock()
 	c.log.Warn("connection to broker lost, reconnecting", zap.Error(err))
 }
 
@@ -174,6 +177,31 @@ func (c *Client) Publish(msgs ...state.Message) {
 
 // Pending returns the number of messages not yet acknowledged by the broker.
 func (c *Client) Pending() int { return c.out.len() }
+
+// WaitBelow waits, for at most max, until no more than n messages are pending, and returns at
+// once while the broker is not connected. It is backpressure for callers that can afford to wait
+// a little: a webhook answered only when the broker keeps up makes a flood go at the broker's pace
+// instead of piling up in memory, while an outage - when waiting would not help - never holds one.
+func (c *Client) WaitBelow(n int, max time.Duration) {
+	if !c.Connected() || c.out.above(n) == nil {
+		return // the common case: no timer
+	}
+	timeout := time.NewTimer(max)
+	defer timeout.Stop()
+	for c.Connected() {
+		drained := c.out.above(n)
+		if drained == nil {
+			return
+		}
+		select {
+		case <-drained:
+		case <-timeout.C:
+			return
+		case <-c.stop:
+			return
+		}
+	}
+}
 
 // DroppedEvents returns how many event messages were dropped because the queue was full.
 func (c *Client) DroppedEvents() uint64 { return c.out.droppedEvents() }

@@ -19,6 +19,9 @@ type outbox struct {
 	dropped   uint64
 	// wake is signalled (without blocking) whenever messages are added.
 	wake chan struct{}
+	// drained, when not nil, is closed when messages leave the queue (or waiting is pointless),
+	// waking those waiting for the queue to shrink. Made only when someone waits.
+	drained chan struct{}
 }
 
 type entry struct {
@@ -85,6 +88,9 @@ func (o *outbox) take(n int) []*entry {
 	batch := make([]*entry, n)
 	copy(batch, o.queue[:n])
 	o.queue = o.queue[n:]
+	if n > 0 {
+		o.wakeWaiters()
+	}
 	for _, e := range batch {
 		if e.msg.Retain {
 			delete(o.retained, e.msg.Topic)
@@ -116,6 +122,27 @@ func (o *outbox) requeue(failed []*entry) {
 	for o.events > o.maxEvents {
 		o.dropOldestEvent()
 		o.dropped++
+	}
+}
+
+// above returns a channel closed when messages leave the queue, or nil when at most n are pending.
+func (o *outbox) above(n int) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) <= n {
+		return nil
+	}
+	if o.drained == nil {
+		o.drained = make(chan struct{})
+	}
+	return o.drained
+}
+
+// wakeWaiters wakes everyone waiting in above; o.mu must be held.
+func (o *outbox) wakeWaiters() {
+	if o.drained != nil {
+		close(o.drained)
+		o.drained = nil
 	}
 }
 

@@ -1,0 +1,150 @@
+package mqtt
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+)
+
+func events(n int) []state.Message {
+	msgs := make([]state.Message, n)
+	for i := range msgs {
+		msgs[i] = state.Message{Topic: "bp/event", Payload: fmt.Appendf(nil, "%d", i)}
+	}
+	return msgs
+}
+
+// returnsWithin runs f and fails the test if it has not returned after limit.
+func returnsWithin(t *testing.T, limit time.Duration, what string, f func()) time.Duration {
+	t.Helper()
+	done := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		f()
+		done <- time.Since(start)
+	}()
+	select {
+	case d := <-done:
+		return d
+	case <-time.After(limit):
+		t.Fatalf("%s still waiting after %s", what, limit)
+		return 0
+	}
+}
+
+func TestOutboxAbove(t *testing.T) {
+	o := newOutbox(100)
+	if o.above(0) != nil {
+		t.Fatal("empty outbox: above(0) must not wait")
+	}
+	o.push(events(3)...)
+	if o.above(3) != nil {
+		t.Error("3 pending: above(3) must not wait")
+	}
+	ch := o.above(2)
+	if ch == nil {
+		t.Fatal("3 pending: above(2) must wait")
+	}
+	select {
+	case <-ch:
+		t.Fatal("woken before anything left the queue")
+	default:
+	}
+	o.push(events(1)...)
+	select {
+	case <-ch:
+		t.Fatal("woken by a push")
+	default:
+	}
+	o.take(1)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not woken when a message left the queue")
+	}
+}
+
+// TestWaitBelowWaitsForTheBroker: connected, WaitBelow returns once the backlog is down to n, and
+// only then.
+func TestWaitBelowWaitsForTheBroker(t *testing.T) {
+	b := brokertest.Start(t)
+	rec := brokertest.NewRecorder(t, b.URL(), "bp/#")
+	c := Dial(Options{URL: b.URL(), ClientID: "bp-wait", QoS: 1, StatusTopic: "bp/status"}, zap.NewNop())
+	defer c.Close(time.Second)
+	rec.WaitFor(t, "bp/status", "online", 10*time.Second)
+	for i := 0; i < 20; i++ {
+		c.Publish(events(500)...)
+		returnsWithin(t, 30*time.Second, "WaitBelow(10)", func() { c.WaitBelow(10, time.Hour) })
+		if n := c.Pending(); n > 10 {
+			t.Fatalf("WaitBelow(10) returned with %d pending", n)
+		}
+	}
+	rec.WaitFor(t, "bp/event", "499", 10*time.Second)
+}
+
+// TestWaitBelowDoesNotWaitDuringOutage: with no broker, WaitBelow returns at once whatever the
+// backlog, so webhooks are still accepted at once during an outage.
+func TestWaitBelowDoesNotWaitDuringOutage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "tcp://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c := Dial(Options{URL: url, ClientID: "bp-outage", QoS: 1, StatusTopic: "bp/status"}, zap.NewNop())
+	defer c.Close(0)
+	c.Publish(events(1000)...)
+	returnsWithin(t, 10*time.Second, "WaitBelow during an outage", func() { c.WaitBelow(0, time.Hour) })
+	if c.Pending() != 1000 {
+		t.Errorf("pending = %d, want 1000 (nothing can have been delivered)", c.Pending())
+	}
+}
+
+// TestWaitBelowGivesUpAfterMax: a broker that accepts the connection but never acknowledges a
+// publish holds WaitBelow for max, not longer.
+func TestWaitBelowGivesUpAfterMax(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 1)
+				if _, err := conn.Read(buf); err != nil { // the CONNECT packet's first byte
+					return
+				}
+				conn.Write([]byte{0x20, 0x02, 0x00, 0x00}) // CONNACK, accepted; then silence
+				io.Copy(io.Discard, conn)
+			}()
+		}
+	}()
+	c := Dial(Options{URL: "tcp://" + ln.Addr().String(), ClientID: "bp-stall", QoS: 1, StatusTopic: "bp/status"}, zap.NewNop())
+	defer c.Close(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Connected() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !c.Connected() {
+		t.Fatal("not connected to the silent broker")
+	}
+	c.Publish(events(maxInFlight + 100)...)
+	const max = 200 * time.Millisecond
+	waited := returnsWithin(t, 10*time.Second, "WaitBelow against a silent broker", func() { c.WaitBelow(0, max) })
+	if waited < max {
+		t.Errorf("WaitBelow returned after %s with %d pending, before its %s", waited, c.Pending(), max)
+	}
+}
