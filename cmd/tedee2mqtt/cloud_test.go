@@ -48,6 +48,15 @@ func TestCloudWebhooks(t *testing.T) {
 	}
 	rec.WaitFor(t, "tedee/CLOUD-1/battery", "80", waitTimeout)
 	rec.WaitFor(t, "tedee/CLOUD-1/connected", "true", waitTimeout)
+	// The settings event names the lock as in the Tedee app.
+	rec.WaitUntil(t, waitTimeout, `json with "name":"Home"`, func(msgs []brokertest.Message) bool {
+		for _, m := range msgs {
+			if m.Topic == "tedee/CLOUD-1/json" && strings.Contains(m.Payload, `"name":"Home"`) {
+				return true
+			}
+		}
+		return false
+	})
 
 	// The second user's copy, a wrong secret and an unmapped device publish nothing.
 	post(url, strings.Replace(cloudFixture(t, "lock-status-changed"), "<user-identity>", "user-2", 1), http.StatusNoContent)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
@@ -54,10 +56,11 @@ const (
 	kindBattery
 	kindCharging
 	kindConnection
+	kindSettings // the name, from the Tedee Cloud's device-settings-changed
 	numKinds
 )
 
-var kindNames = [numKinds]string{"status", "battery", "charging", "connection"}
+var kindNames = [numKinds]string{"status", "battery", "charging", "connection", "settings"}
 
 // Store holds the state of every lock and bridge seen. It is safe for concurrent use.
 type Store struct {
@@ -273,6 +276,13 @@ func (l *lock) apply(ev tedee.Event, ts time.Time) []fact {
 			l.connected = ev.Connected
 			changed = append(changed, factConnected)
 		}
+	case tedee.EventDeviceSettingsChanged:
+		// The cloud's carries the name given in the Tedee app, which names the Home Assistant
+		// device; the bridge's carries no settings at all (its controller reads them instead).
+		// No topic of its own: json and discovery show it.
+		if name, ok := deviceName(ev.Data["name"]); ok && l.accept(kindSettings, ts) {
+			l.name = name
+		}
 	}
 	return changed
 }
@@ -309,6 +319,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 type LockJSON struct {
 	Serial    string  `json:"serial"`
 	ID        int64   `json:"id"`
+	Name      *string `json:"name"` // as named in the Tedee app; null until the Bridge API or the Tedee Cloud says
 	Model     *string `json:"model"`
 	State     *string `json:"state"`
 	Jammed    *bool   `json:"jammed"`
@@ -337,6 +348,9 @@ func (s *Store) lockJSON(l *lock) Message {
 	}
 	if l.bridge != "" {
 		j.Bridge = &l.bridge
+	}
+	if l.name != "" {
+		j.Name = &l.name
 	}
 	for k := kind(0); k < numKinds; k++ {
 		if l.seen[k] {
@@ -393,6 +407,28 @@ func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message
 	}
 	return Message{Topic: s.topic(l.serial, "event"), Payload: payload, Retain: false}
 }
+
+// deviceName returns v as a device name if it is one: a string of printable UTF-8, at most
+// maxNameBytes long once trimmed.
+func deviceName(v any) (string, bool) {
+	name, ok := v.(string)
+	if !ok {
+		return "", false
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > maxNameBytes || !utf8.ValidString(name) {
+		return "", false
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// maxNameBytes bounds a device name taken from a webhook or a retained snapshot.
+const maxNameBytes = 128
 
 // pulls reports whether the lock can pull its spring: its settings say so, or, without settings,
 // it has been seen pulling.
@@ -631,7 +667,10 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		s.locks[snap.Serial] = l
 	}
 	s.identify(l, snap.ID)
-	l.deviceType, l.bridge, l.name, l.firmware = snap.DeviceType, bridgeName, snap.Name, snap.Firmware
+	l.deviceType, l.bridge, l.firmware = snap.DeviceType, bridgeName, snap.Firmware
+	if name, ok := deviceName(snap.Name); ok {
+		l.name = name
+	}
 	pull := snap.PullSpring
 	l.pullSpring = &pull
 	var changed []fact
@@ -762,8 +801,9 @@ func (s *Store) Restore(topic string, payload []byte) error {
 	if err := json.Unmarshal(payload, &probe); err != nil {
 		return fmt.Errorf("restore %s: %w", topic, err)
 	}
-	if _, isBridge := probe["name"]; isBridge {
-		return nil
+	_, named := probe["name"]
+	if _, hasID := probe["id"]; named && !hasID {
+		return nil // a bridge's (a lock's has a name too, but always an id)
 	}
 	var j LockJSON
 	if err := json.Unmarshal(payload, &j); err != nil {
@@ -812,6 +852,11 @@ func (s *Store) Restore(topic string, payload []byte) error {
 	}
 	if l.bridge == "" && j.Bridge != nil {
 		l.bridge = *j.Bridge
+	}
+	if l.name == "" && j.Name != nil {
+		if name, ok := deviceName(*j.Name); ok {
+			l.name = name
+		}
 	}
 	if ts, err := time.Parse(time.RFC3339Nano, j.Timestamp); err == nil && ts.After(l.newest) {
 		l.newest = ts
