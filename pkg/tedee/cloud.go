@@ -2,7 +2,6 @@ package tedee
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -40,18 +39,18 @@ func (e CloudEvent) Known() bool { return cloudEvents[e.Name] }
 // identifies a person, and the cloud sends one webhook per user of a lock.
 func DecodeCloud(body []byte) (CloudEvent, error) {
 	body = bytes.TrimRight(body, "\x00\t\r\n ")
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return CloudEvent{}, fmt.Errorf("body is not a JSON object")
+	top, err := decodeObject(body)
+	if err != nil {
+		return CloudEvent{}, err
 	}
-	name, err := jsonString(top, "event")
+	name, err := topString(top, "event")
 	if err != nil {
 		return CloudEvent{}, err
 	}
 	if name == "" || len(name) > maxNameBytes {
 		return CloudEvent{}, fmt.Errorf("event: must be 1-%d bytes", maxNameBytes)
 	}
-	sent, err := jsonString(top, "timestamp")
+	sent, err := topString(top, "timestamp")
 	if err != nil {
 		return CloudEvent{}, err
 	}
@@ -59,19 +58,19 @@ func DecodeCloud(body []byte) (CloudEvent, error) {
 	if ce.SentAt, err = ParseTime(sent); err != nil {
 		return CloudEvent{}, fmt.Errorf("timestamp: %w", err)
 	}
-	if raw, ok := top["id"]; ok {
-		if err := json.Unmarshal(raw, &ce.ID); err != nil || len(ce.ID) > 128 {
+	if v, ok := top["id"]; ok && v != nil {
+		id, isString := v.(string)
+		if !isString || len(id) > 128 {
 			return CloudEvent{}, fmt.Errorf("id: must be a string of at most 128 bytes")
 		}
+		ce.ID = id
 	}
 	raw, ok := top["data"]
 	if !ok {
 		return CloudEvent{}, fmt.Errorf("data: missing")
 	}
-	var data map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&data); err != nil || data == nil {
+	data, isObject := raw.(map[string]any)
+	if !isObject {
 		return CloudEvent{}, fmt.Errorf("data: must be a JSON object")
 	}
 	if len(data) > maxFields {
