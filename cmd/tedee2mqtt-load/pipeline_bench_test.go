@@ -97,7 +97,7 @@ func startPipeline(b *testing.B, brokerURL string) string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	srv, err := webhook.New(webhook.Options{Listen: "127.0.0.1:0", MaxBodyBytes: 65536, Ready: client.Connected},
-		&pipelineCore{store: store, publish: client.Publish}, log)
+		&pipelineCore{store: store, publish: client.PublishPaced}, log)
 	if err != nil {
 		b.Fatal(err)
 	}

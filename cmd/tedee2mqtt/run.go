@@ -165,12 +165,11 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		client.Publish, met.ObserveCommand, log.Named("commands"))
 	client.Subscribe(router.Filter(), router.Handle)
 
-	// Webhooks wait for the broker when it falls behind (see paced); commands and syncs do not.
-	publishWebhook := paced(client)
-	core := &dispatcher{store: store, publish: publishWebhook, now: time.Now, controllers: controllers}
+	// Webhooks wait for the broker when it falls behind (PublishPaced); commands and syncs do not.
+	core := &dispatcher{store: store, publish: client.PublishPaced, now: time.Now, controllers: controllers}
 	var receiver webhook.CloudHandler // a nil *cloud.Receiver in an interface would not be nil
 	if cfg.Cloud.Enabled {
-		receiver = cloud.NewReceiver(store, cloudDevices(cfg.Cloud.Devices), publishWebhook, time.Now)
+		receiver = cloud.NewReceiver(store, cloudDevices(cfg.Cloud.Devices), client.PublishPaced, time.Now)
 	}
 	srv, err := webhook.New(webhook.Options{
 		CloudPathSecret: cfg.Cloud.PathSecret, Cloud: receiver,
@@ -275,25 +274,6 @@ func republishOnBirth(store *state.Store, client *mqtt.Client, log *zap.Logger) 
 			pending.Store(false)
 			client.Publish(store.Republish()...)
 		})
-	}
-}
-
-// Backpressure for webhooks: past paceBacklog pending messages, a webhook's answer is held until
-// the broker has caught up, for at most paceWait. Flat out, the service then answers at the rate
-// the broker takes messages instead of queueing them in memory (peak RSS 31 → 24 MiB, p99 latency
-// 345 → 112 ms, docs/benchmarks.md); 2,000 messages is a burst of ~150 first-seen locks with
-// discovery, so ordinary bursts never wait, and 100 ms is well inside any webhook sender's timeout.
-// While the broker is away nothing waits: webhooks are accepted and queued as before.
-const (
-	paceBacklog = 2000
-	paceWait    = 100 * time.Millisecond
-)
-
-// paced returns a publish func that queues messages, then applies the backpressure above.
-func paced(client *mqtt.Client) func(...state.Message) {
-	return func(msgs ...state.Message) {
-		client.Publish(msgs...)
-		client.WaitBelow(paceBacklog, paceWait)
 	}
 }
 

@@ -63,11 +63,17 @@ func TestOutboxAbove(t *testing.T) {
 		t.Fatal("woken by a push")
 	default:
 	}
+	o.take(1) // 3 left
+	select {
+	case <-ch:
+		t.Fatal("woken with 3 pending, waiting for 2")
+	default:
+	}
 	o.take(1)
 	select {
 	case <-ch:
 	default:
-		t.Fatal("not woken when a message left the queue")
+		t.Fatal("not woken when the queue was down to 2")
 	}
 }
 

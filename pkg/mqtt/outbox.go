@@ -19,9 +19,11 @@ type outbox struct {
 	dropped   uint64
 	// wake is signalled (without blocking) whenever messages are added.
 	wake chan struct{}
-	// drained, when not nil, is closed when messages leave the queue (or waiting is pointless),
-	// waking those waiting for the queue to shrink. Made only when someone waits.
-	drained chan struct{}
+	// drained, when not nil, is closed once the queue is down to drainedAt messages (or waiting
+	// is pointless), waking those waiting for it to shrink. Made only when someone waits. Waking
+	// them at every message taken instead cost more CPU than the wait saved.
+	drained   chan struct{}
+	drainedAt int
 }
 
 type entry struct {
@@ -88,7 +90,7 @@ func (o *outbox) take(n int) []*entry {
 	batch := make([]*entry, n)
 	copy(batch, o.queue[:n])
 	o.queue = o.queue[n:]
-	if n > 0 {
+	if o.drained != nil && len(o.queue) <= o.drainedAt {
 		o.wakeWaiters()
 	}
 	for _, e := range batch {
@@ -125,7 +127,8 @@ func (o *outbox) requeue(failed []*entry) {
 	}
 }
 
-// above returns a channel closed when messages leave the queue, or nil when at most n are pending.
+// above returns nil when at most n messages are pending, else a channel closed once at most n are
+// (or sooner: the caller checks again).
 func (o *outbox) above(n int) <-chan struct{} {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -133,8 +136,9 @@ func (o *outbox) above(n int) <-chan struct{} {
 		return nil
 	}
 	if o.drained == nil {
-		o.drained = make(chan struct{})
+		o.drained, o.drainedAt = make(chan struct{}), n
 	}
+	o.drainedAt = max(o.drainedAt, n)
 	return o.drained
 }
 
