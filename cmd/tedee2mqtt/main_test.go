@@ -78,6 +78,13 @@ func writeConfig(t *testing.T, brokerURL, extra string) (path, listen string) {
 
 func startService(t *testing.T, brokerURL, extra string, environ ...string) *service {
 	t.Helper()
+	return startServiceUntil(t, "/readyz", brokerURL, extra, environ...)
+}
+
+// startServiceUntil is startService, waiting for ready (a path that answers 200) instead of
+// /readyz: "/healthz" for a service started while its broker is down.
+func startServiceUntil(t *testing.T, ready, brokerURL, extra string, environ ...string) *service {
+	t.Helper()
 	path, listen := writeConfig(t, brokerURL, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{base: "http://" + listen, logs: &syncBuffer{}, cancel: cancel, exited: make(chan struct{})}
@@ -91,7 +98,7 @@ func startService(t *testing.T, brokerURL, extra string, environ ...string) *ser
 			t.Logf("service logs:\n%s", s.logs)
 		}
 	})
-	waitHTTP(t, s.base+"/readyz", s.exited, func() string { return fmt.Sprintf("%v; logs:\n%s", s.err, s.logs) })
+	waitHTTP(t, s.base+ready, s.exited, func() string { return fmt.Sprintf("%v; logs:\n%s", s.err, s.logs) })
 	return s
 }
 

@@ -57,6 +57,44 @@ func TestRestartKeepsStateAndOrdering(t *testing.T) {
 	}
 }
 
+// TestStartWhileBrokerDown: a service started while its broker is down accepts webhooks, and when
+// the broker comes back it first reads back the state it retains, so the snapshots it publishes
+// are complete (the battery from before the restart) and carry the new event.
+func TestStartWhileBrokerDown(t *testing.T) {
+	b := brokertest.StartWith(t, brokertest.Options{Persistence: true})
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	svc := startService(t, b.URL(), "")
+	postAll(t, svc.base, lockEvent("D-1", t0, 6, 80)...)
+	rec := brokertest.NewRecorder(t, b.URL(), "tedee/D-1/#")
+	rec.WaitUntil(t, waitTimeout, "a complete snapshot", func(msgs []brokertest.Message) bool {
+		m, ok := rec.Last("tedee/D-1/json")
+		return ok && strings.Contains(m.Payload, `"battery":80`)
+	})
+	svc.stop(t)
+	b.Stop(t)
+
+	svc = startServiceUntil(t, "/healthz", b.URL(), "")
+	postAll(t, svc.base, lockEvent("D-1", t0.Add(time.Second), 2, 0)[0]) // accepted during the outage
+	b.Restart(t)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		j := brokertest.Retained(t, b.URL(), "tedee/D-1/json")["tedee/D-1/json"]
+		if strings.Contains(j, `"state":"unlocked"`) {
+			if !strings.Contains(j, `"battery":80`) || !strings.Contains(j, `"battery":"2026-11-01T10:00:00.000Z"`) {
+				t.Fatalf("snapshot after the broker came back lost what it held before: %s", j)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event accepted during the outage never reached the broker; json: %s", j)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status, _ := request(t, "GET", svc.base+"/readyz", ""); status != http.StatusOK {
+		t.Errorf("/readyz = %d after the broker came back", status)
+	}
+}
+
 // TestBrokerOutage: 20 locks, the broker is killed, 200 more events arrive (all accepted), the
 // broker comes back on the same port having lost everything: every lock's retained state
 // converges to its last event, within a bound.

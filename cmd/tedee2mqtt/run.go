@@ -151,6 +151,10 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// persistence and forgotten the retained state and discovery.
 	opts.OnConnect = func(c *mqtt.Client) { c.Publish(store.Republish()...) }
 	client := mqtt.Dial(opts, log.Named("mqtt"))
+	// Nothing queued may reach the broker before the state it holds has been read back (see
+	// restoreState): a snapshot published first would replace the one to be read. Until then the
+	// store is empty, so nothing of substance can be queued before this.
+	client.Hold()
 	met.SetMQTT(client)
 	if disc != nil {
 		client.Subscribe(cfg.HomeAssistant.StatusTopic, republishOnBirth(store, client, log))
@@ -183,7 +187,12 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
 		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled))
 
-	restoreState(ctx, client, store, cfg.MQTT.BaseTopic, log)
+	if restoreState(ctx, client, store, cfg.MQTT.BaseTopic, log) {
+		client.Release()
+	} else {
+		log.Warn("broker not reachable: serving webhooks, and holding what they publish until the state it retains has been read back")
+		go restoreLate(ctx, client, store, cfg.MQTT.BaseTopic, log)
+	}
 
 	var wg sync.WaitGroup
 	for _, c := range controllers {
@@ -228,13 +237,17 @@ const restoreTimeout = 5 * time.Second
 
 // restoreState reads the lock snapshots this service left retained on the broker, so that state
 // and the ordering rule survive a restart even without the Bridge API. It runs before webhooks are
-// served, so that a late retry cannot slip in before the state it is older than.
-func restoreState(ctx context.Context, client *mqtt.Client, store *state.Store, base string, log *zap.Logger) {
+// served, so that a late retry cannot slip in before the state it is older than. It returns false
+// when the broker could not be reached within restoreTimeout.
+func restoreState(ctx context.Context, client *mqtt.Client, store *state.Store, base string, log *zap.Logger) bool {
 	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
 	msgs, err := client.ReadRetained(ctx, base+"/+/json", 300*time.Millisecond)
+	if errors.Is(err, mqtt.ErrNotConnected) {
+		return false
+	}
 	if err != nil {
-		log.Warn("could not read the retained state back from the broker; starting without it", zap.Error(err))
+		log.Warn("could not read the retained state back from the broker; going on without it", zap.Error(err))
 	}
 	restored := 0
 	for _, m := range msgs {
@@ -245,6 +258,22 @@ func restoreState(ctx context.Context, client *mqtt.Client, store *state.Store, 
 		restored++
 	}
 	log.Info("restored state from the broker", zap.Int("snapshots", restored))
+	return true
+}
+
+// restoreLate reads the retained state back once the broker, unreachable at startup, comes up.
+// Webhooks are served meanwhile (a broker outage delays, never drops) and what they publish is
+// held: published first, their partial snapshots would replace the complete ones on the broker.
+// Once the snapshots are merged (live facts win, as always), everything is republished complete
+// and delivery resumes.
+func restoreLate(ctx context.Context, client *mqtt.Client, store *state.Store, base string, log *zap.Logger) {
+	defer client.Release()
+	for ctx.Err() == nil {
+		if restoreState(ctx, client, store, base, log) {
+			client.Publish(store.Republish()...)
+			return
+		}
+	}
 }
 
 // cloudDevices turns cloud.devices (validated: decimal ids) into the receiver's map.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,39 @@ func TestWaitBelowGivesUpAfterMax(t *testing.T) {
 	waited := returnsWithin(t, 10*time.Second, "WaitBelow against a silent broker", func() { c.WaitBelow(0, max) })
 	if waited < max {
 		t.Errorf("WaitBelow returned after %s with %d pending, before its %s", waited, c.Pending(), max)
+	}
+}
+
+// TestHoldQueuesUntilRelease: while held, nothing queued is sent although connected, retained
+// messages coalesce, WaitBelow does not wait; on Release the newest values and every event go out.
+func TestHoldQueuesUntilRelease(t *testing.T) {
+	b := brokertest.Start(t)
+	rec := brokertest.NewRecorder(t, b.URL(), "#") // hold/# and events()' bp/event
+	c := Dial(Options{URL: b.URL(), ClientID: "hold-test", QoS: 1, StatusTopic: "hold/status"}, zap.NewNop())
+	defer c.Close(time.Second)
+	c.Hold()
+	rec.WaitFor(t, "hold/status", "online", 10*time.Second) // connected: the status is not queued
+	c.Publish(state.Message{Topic: "hold/state", Payload: []byte("1"), Retain: true},
+		state.Message{Topic: "hold/event", Payload: []byte("a")})
+	c.Publish(state.Message{Topic: "hold/state", Payload: []byte("2"), Retain: true},
+		state.Message{Topic: "hold/event", Payload: []byte("b")})
+	c.Publish(events(PaceBacklog)...)
+	returnsWithin(t, 10*time.Second, "WaitBelow while held", func() { c.WaitBelow(0, time.Hour) })
+	time.Sleep(300 * time.Millisecond) // what a release-less sender would have delivered by now
+	for _, m := range rec.Messages() {
+		if m.Topic != "hold/status" {
+			t.Fatalf("delivered while held: %s", m)
+		}
+	}
+	c.Release()
+	rec.WaitFor(t, "bp/event", fmt.Sprint(PaceBacklog-1), 10*time.Second)
+	var got []string
+	for _, m := range rec.Messages() {
+		if m.Topic == "hold/state" || m.Topic == "hold/event" {
+			got = append(got, m.Topic+"="+m.Payload)
+		}
+	}
+	if want := "hold/state=2 hold/event=a hold/event=b"; strings.Join(got, " ") != want {
+		t.Errorf("after release: %v, want %s", got, want)
 	}
 }

@@ -73,6 +73,7 @@ type Client struct {
 	paho      paho.Client
 	out       *outbox
 	connected atomic.Bool
+	held      atomic.Bool // see Hold
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -178,6 +179,25 @@ func (c *Client) Publish(msgs ...state.Message) {
 // Pending returns the number of messages not yet acknowledged by the broker.
 func (c *Client) Pending() int { return c.out.len() }
 
+// Hold stops delivering queued messages until Release: they queue (retained ones coalescing) but
+// are not sent, even while connected. For when what is queued must not reach the broker yet - the
+// state the broker still holds has to be read back first. Close releases.
+func (c *Client) Hold() {
+	c.held.Store(true)
+	c.out.mu.Lock()
+	c.out.wakeWaiters() // WaitBelow does not wait for a queue that cannot drain
+	c.out.mu.Unlock()
+}
+
+// Release resumes delivery after Hold.
+func (c *Client) Release() {
+	c.held.Store(false)
+	c.out.signal()
+}
+
+// sending reports whether queued messages are being delivered: connected and not held.
+func (c *Client) sending() bool { return c.Connected() && !c.held.Load() }
+
 // Backpressure for webhooks (PublishPaced): past PaceBacklog pending messages, a webhook's answer
 // is held until the broker has caught up, for at most PaceWait. Flat out, the service then answers
 // at the rate the broker takes messages instead of queueing them in memory (peak RSS 31 -> 24 MiB,
@@ -198,16 +218,16 @@ func (c *Client) PublishPaced(msgs ...state.Message) {
 }
 
 // WaitBelow waits, for at most max, until no more than n messages are pending, and returns at
-// once while the broker is not connected. It is backpressure for callers that can afford to wait
+// once while the broker is not connected or delivery is held. It is backpressure for callers that can afford to wait
 // a little: a webhook answered only when the broker keeps up makes a flood go at the broker's pace
 // instead of piling up in memory, while an outage - when waiting would not help - never holds one.
 func (c *Client) WaitBelow(n int, max time.Duration) {
-	if !c.Connected() || c.out.above(n) == nil {
+	if !c.sending() || c.out.above(n) == nil {
 		return // the common case: no timer
 	}
 	timeout := time.NewTimer(max)
 	defer timeout.Stop()
-	for c.Connected() {
+	for c.sending() {
 		drained := c.out.above(n)
 		if drained == nil {
 			return
@@ -245,7 +265,11 @@ func (c *Client) send() {
 	}
 }
 
-var errNotConnected = errors.New("not connected to broker")
+var (
+	// ErrNotConnected means the broker could not be reached.
+	ErrNotConnected = errors.New("not connected to broker")
+	errHeld         = errors.New("delivery held")
+)
 
 // flush delivers everything queued until the queue is empty, the connection is down, or abort is
 // closed. Messages not acknowledged go back to the head of the queue, in order.
@@ -294,7 +318,9 @@ func (c *Client) flush(abort <-chan struct{}) error {
 	for {
 		if firstErr == nil {
 			if !c.Connected() {
-				firstErr = errNotConnected
+				firstErr = ErrNotConnected
+			} else if c.held.Load() {
+				firstErr = errHeld
 			} else if room := maxInFlight - len(inflight); room > 0 {
 				for _, e := range c.out.take(room) {
 					t := c.paho.Publish(e.msg.Topic, c.opts.QoS, e.msg.Retain, e.msg.Payload)
@@ -348,6 +374,7 @@ func (c *Client) Close(drain time.Duration) error {
 	c.closeOnce.Do(func() {
 		close(c.stop)
 		<-c.done
+		c.held.Store(false) // what is queued is all there is now: deliver it
 		abort := make(chan struct{})
 		timer := time.AfterFunc(drain, func() { close(abort) })
 		deadline := time.Now().Add(drain)

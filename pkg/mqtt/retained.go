@@ -18,7 +18,7 @@ func (c *Client) ReadRetained(ctx context.Context, filter string, quiet time.Dur
 	for !c.Connected() {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("read retained %s: not connected: %w", filter, ctx.Err())
+			return nil, fmt.Errorf("read retained %s: %w (%w)", filter, ErrNotConnected, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
