@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
 )
 
 const (
@@ -168,20 +169,7 @@ func send(t *testing.T, base, bridge, file, serial string, header ...string) (in
 
 func request(t *testing.T, method, url, body string, header ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return httpcheck.Do(t, method, url, body, header...)
 }
 
 var eventOrder = []string{"device-connection-changed", "lock-status-changed", "device-battery-level-changed",

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
 )
 
 // scrapeMetrics GETs /metrics and returns every sample keyed "name{labels}" as written.
@@ -19,21 +18,7 @@ func scrapeMetrics(t *testing.T, base string) map[string]float64 {
 	if status != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", status, body)
 	}
-	samples := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("sample %q: %v", line, err)
-		}
-		samples[line[:i]] = v
-	}
-	return samples
+	return httpcheck.Samples(t, strings.NewReader(body))
 }
 
 func webhookSeries(event, outcome string) string {

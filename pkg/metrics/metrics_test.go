@@ -1,15 +1,15 @@
 package metrics
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
 )
 
 // scrape serves the handler once and returns every sample, keyed "name{labels}" exactly as
@@ -24,21 +24,7 @@ func scrape(t *testing.T, m *Metrics) map[string]float64 {
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("Content-Type = %q, want the text format", ct)
 	}
-	samples := map[string]float64{}
-	sc := bufio.NewScanner(rec.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("sample %q: %v", line, err)
-		}
-		samples[line[:i]] = v
-	}
-	return samples
+	return httpcheck.Samples(t, rec.Body)
 }
 
 func expect(t *testing.T, samples map[string]float64, want map[string]float64) {
