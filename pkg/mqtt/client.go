@@ -159,9 +159,7 @@ func (c *Client) subscribe(s subscription) {
 
 func (c *Client) onConnectionLost(_ paho.Client, err error) {
 	c.connected.Store(false)
-	c.out.mu.Lock()
-	c.out.wakeWaiters() // WaitBelow does not wait for a broker that is away
-	c.out.mu.Unlock()
+	c.out.wakeAll() // WaitBelow does not wait for a broker that is away
 	c.log.Warn("connection to broker lost, reconnecting", zap.Error(err))
 }
 
@@ -184,9 +182,7 @@ func (c *Client) Pending() int { return c.out.len() }
 // state the broker still holds has to be read back first. Close releases.
 func (c *Client) Hold() {
 	c.held.Store(true)
-	c.out.mu.Lock()
-	c.out.wakeWaiters() // WaitBelow does not wait for a queue that cannot drain
-	c.out.mu.Unlock()
+	c.out.wakeAll() // WaitBelow does not wait for a queue that cannot drain
 }
 
 // Release resumes delivery after Hold.
@@ -218,9 +214,10 @@ func (c *Client) PublishPaced(msgs ...state.Message) {
 }
 
 // WaitBelow waits, for at most max, until no more than n messages are pending, and returns at
-// once while the broker is not connected or delivery is held. It is backpressure for callers that can afford to wait
-// a little: a webhook answered only when the broker keeps up makes a flood go at the broker's pace
-// instead of piling up in memory, while an outage - when waiting would not help - never holds one.
+// once while the broker is not connected or delivery is held. It is backpressure for callers that
+// can afford to wait a little: a webhook answered only when the broker keeps up makes a flood go
+// at the broker's pace instead of piling up in memory, while an outage - when waiting would not
+// help - never holds one.
 func (c *Client) WaitBelow(n int, max time.Duration) {
 	if !c.sending() || c.out.above(n) == nil {
 		return // the common case: no timer

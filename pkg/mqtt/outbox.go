@@ -142,6 +142,13 @@ func (o *outbox) above(n int) <-chan struct{} {
 	return o.drained
 }
 
+// wakeAll wakes everyone waiting in above, whatever the queue's length.
+func (o *outbox) wakeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.wakeWaiters()
+}
+
 // wakeWaiters wakes everyone waiting in above; o.mu must be held.
 func (o *outbox) wakeWaiters() {
 	if o.drained != nil {
