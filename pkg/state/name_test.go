@@ -82,6 +82,10 @@ func TestCloudNameNamesTheDevice(t *testing.T) {
 	if name, _ := deviceNameIn(t, msgs); name != "Back door" {
 		t.Errorf("newer name: device name %q, want %q", name, "Back door")
 	}
+	if name, _ := deviceNameIn(t, apply(cloudSettings(t, t0.Add(4*time.Minute), "Haustür\u00a01 🚪"))); name != "Haustür\u00a01 🚪" {
+		t.Errorf("a name with a no-break space and an emoji: device name %q", name)
+	}
+	apply(cloudSettings(t, t0.Add(5*time.Minute), "Back door"))
 
 	// The name survives a restart: the next process reads it back from the json snapshot.
 	restored := New("tedee", discOpts)

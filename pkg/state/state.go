@@ -408,8 +408,8 @@ func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message
 	return Message{Topic: s.topic(l.serial, "event"), Payload: payload, Retain: false}
 }
 
-// deviceName returns v as a device name if it is one: a string of printable UTF-8, at most
-// maxNameBytes long once trimmed.
+// deviceName returns v as a device name if it is one: a string of graphic UTF-8 (no control
+// characters), at most maxNameBytes long once trimmed.
 func deviceName(v any) (string, bool) {
 	name, ok := v.(string)
 	if !ok {
@@ -420,7 +420,7 @@ func deviceName(v any) (string, bool) {
 		return "", false
 	}
 	for _, r := range name {
-		if !unicode.IsPrint(r) {
+		if !unicode.IsGraphic(r) {
 			return "", false
 		}
 	}
