@@ -49,6 +49,11 @@ func TestRestartKeepsStateAndOrdering(t *testing.T) {
 			t.Errorf("an event older than the state before the restart was applied: %s = %s", m.Topic, m.Payload)
 		}
 	}
+	// The json follows the battery topic; wait for it rather than read whatever came last.
+	rec.WaitUntil(t, waitTimeout, `json with "battery":70`, func([]brokertest.Message) bool {
+		j, _ := rec.Last("tedee/R-1/json")
+		return strings.Contains(j.Payload, `"battery":70`)
+	})
 	j, _ := rec.Last("tedee/R-1/json")
 	for _, want := range []string{`"state":"locked"`, `"battery":70`, `"connected":true`, `"model":"lock_pro"`} {
 		if !strings.Contains(j.Payload, want) {
@@ -66,7 +71,7 @@ func TestStartWhileBrokerDown(t *testing.T) {
 	svc := startService(t, b.URL(), "")
 	postAll(t, svc.base, lockEvent("D-1", t0, 6, 80)...)
 	rec := brokertest.NewRecorder(t, b.URL(), "tedee/D-1/#")
-	rec.WaitUntil(t, waitTimeout, "a complete snapshot", func(msgs []brokertest.Message) bool {
+	rec.WaitUntil(t, waitTimeout, "a complete snapshot", func([]brokertest.Message) bool {
 		m, ok := rec.Last("tedee/D-1/json")
 		return ok && strings.Contains(m.Payload, `"battery":80`)
 	})
