@@ -74,11 +74,14 @@ type Client struct {
 	out       *outbox
 	connected atomic.Bool
 	held      atomic.Bool // see Hold
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	subsMu    sync.Mutex
-	subs      []subscription
+	// store is paho's; reconnected is set once the first connection is up (see onConnect).
+	store       *resumeStore
+	reconnected atomic.Bool
+	stop        chan struct{}
+	done        chan struct{}
+	closeOnce   sync.Once
+	subsMu      sync.Mutex
+	subs        []subscription
 }
 
 // Dial starts connecting to the broker and returns at once: webhooks are accepted while the
@@ -88,7 +91,8 @@ func Dial(opts Options, log *zap.Logger) *Client {
 		opts.MaxQueuedEvents = DefaultMaxQueuedEvents
 	}
 	c := &Client{opts: opts, log: log, out: newOutbox(opts.MaxQueuedEvents),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}),
+		store: &resumeStore{MemoryStore: paho.NewMemoryStore(), listed: make(chan struct{}, 1)}}
 	po := paho.NewClientOptions().
 		AddBroker(opts.URL).
 		SetClientID(opts.ClientID).
@@ -102,6 +106,7 @@ func Dial(opts Options, log *zap.Logger) *Client {
 		SetMaxReconnectInterval(30*time.Second).
 		SetConnectTimeout(10*time.Second).
 		SetKeepAlive(30*time.Second).
+		SetStore(c.store).
 		SetWill(opts.StatusTopic, "offline", opts.QoS, true /* retained */).
 		SetOnConnectHandler(c.onConnect).
 		SetConnectionLostHandler(c.onConnectionLost)
@@ -114,11 +119,43 @@ func Dial(opts Options, log *zap.Logger) *Client {
 	return c
 }
 
+// resumeStore is paho's in-memory store, telling when paho has listed the messages it is to send
+// again after a reconnection (its only call of All with a clean session).
+type resumeStore struct {
+	*paho.MemoryStore
+	listed chan struct{} // signalled, without blocking, at every All
+}
+
+func (s *resumeStore) All() []string {
+	keys := s.MemoryStore.All()
+	select {
+	case s.listed <- struct{}{}:
+	default:
+	}
+	return keys
+}
+
+// resumeWait bounds the wait for paho's resend list after a reconnection; it comes at once.
+const resumeWait = 2 * time.Second
+
 func (c *Client) onConnect(paho.Client) {
+	if c.reconnected.Swap(true) {
+		// After a reconnection paho sends again what the broker had not acknowledged, listed from
+		// its store, marking each as a duplicate as it goes (paho.mqtt.golang#703): a message
+		// published before that list is taken is sent twice, and marked while paho writes it (a
+		// data race). So publish nothing until paho has taken it. (paho runs this in a goroutine
+		// of its own: waiting here holds nothing else up.)
+		select {
+		case <-c.store.listed:
+		case <-time.After(resumeWait):
+		case <-c.stop:
+			return
+		}
+	}
 	c.log.Info("connected to broker")
 	c.connected.Store(true)
 	// Announce ourselves ahead of the queue: a will "offline" from a lost connection may be the
-	// retained status now. Publishing is asynchronous here; the handler must not block.
+	// retained status now. Publishing is asynchronous here.
 	c.paho.Publish(c.opts.StatusTopic, c.opts.QoS, true /* retained */, "online")
 	c.out.signal() // deliver what queued up while we were away
 	// A clean session forgets subscriptions: renew them on every connection.
@@ -159,6 +196,10 @@ func (c *Client) subscribe(s subscription) {
 
 func (c *Client) onConnectionLost(_ paho.Client, err error) {
 	c.connected.Store(false)
+	select { // a list taken before this loss says nothing about the next connection
+	case <-c.store.listed:
+	default:
+	}
 	c.out.wakeAll() // WaitBelow does not wait for a broker that is away
 	c.log.Warn("connection to broker lost, reconnecting", zap.Error(err))
 }
