@@ -307,13 +307,9 @@ func (s *Server) webhook(c echo.Context) error {
 	var err error
 	switch {
 	case req.Method == http.MethodPost && tail == "":
-		body, status, rerr := s.readBody(c)
-		if rerr != nil {
-			outcome = OutcomeInvalid
-			if status == http.StatusRequestEntityTooLarge {
-				outcome = OutcomeTooLarge
-			}
-			return jsonError(c, status, rerr.Error())
+		body, ok, answered := s.readBody(c, &outcome)
+		if !ok {
+			return answered
 		}
 		ev, err = tedee.DecodeJSON(body)
 	case req.Method == http.MethodPost:
@@ -371,13 +367,9 @@ func (s *Server) cloudWebhook(c echo.Context, secret string) error {
 		event, outcome = EventInvalid, OutcomeInvalid
 		return jsonError(c, http.StatusMethodNotAllowed, "cloud webhooks are POST requests")
 	}
-	body, status, err := s.readBody(c)
-	if err != nil {
-		outcome = OutcomeInvalid
-		if status == http.StatusRequestEntityTooLarge {
-			outcome = OutcomeTooLarge
-		}
-		return jsonError(c, status, err.Error())
+	body, ok, answered := s.readBody(c, &outcome)
+	if !ok {
+		return answered
 	}
 	ev, err := tedee.DecodeCloud(body)
 	if err != nil {
@@ -478,20 +470,27 @@ func (s *Server) authorized(header string) bool {
 }
 
 // readBody reads at most MaxBodyBytes; more is a 413, whether announced by Content-Length or not.
-func (s *Server) readBody(c echo.Context) ([]byte, int, error) {
+// When it cannot, it answers the request itself, sets outcome, and returns ok false with what the
+// handler is to return.
+func (s *Server) readBody(c echo.Context, outcome *string) (body []byte, ok bool, answered error) {
 	req := c.Request()
+	tooLarge := func() error {
+		*outcome = OutcomeTooLarge
+		return jsonError(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", s.opts.MaxBodyBytes))
+	}
 	if req.ContentLength > s.opts.MaxBodyBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.opts.MaxBodyBytes)
+		return nil, false, tooLarge()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.opts.MaxBodyBytes)
+		var over *http.MaxBytesError
+		if errors.As(err, &over) {
+			return nil, false, tooLarge()
 		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+		*outcome = OutcomeInvalid
+		return nil, false, jsonError(c, http.StatusBadRequest, fmt.Sprintf("read body: %v", err))
 	}
-	return body, 0, nil
+	return body, true, nil
 }
 
 // handleError replaces echo's default so that every error body is {"error": "..."}.
