@@ -70,22 +70,27 @@ func benchmarkApply(b *testing.B, locks int, disc *homeassistant.Options) {
 	b.ReportMetric(float64(bytes)/float64(i), "msgbytes/op")
 }
 
+// benchDisc is the discovery the benchmarks run with; discoveryCases runs one with and without.
+var (
+	benchDisc      = &homeassistant.Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "bench"}
+	discoveryCases = []struct {
+		name string
+		disc *homeassistant.Options
+	}{{"discovery", benchDisc}, {"no-discovery", nil}}
+)
+
 func BenchmarkApplyStatus(b *testing.B) {
-	disc := &homeassistant.Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "bench"}
 	for _, locks := range []int{1, 1000, state.MaxLocks} {
-		b.Run(fmt.Sprintf("locks=%d/discovery", locks), func(b *testing.B) { benchmarkApply(b, locks, disc) })
-		b.Run(fmt.Sprintf("locks=%d/no-discovery", locks), func(b *testing.B) { benchmarkApply(b, locks, nil) })
+		for _, tc := range discoveryCases {
+			b.Run(fmt.Sprintf("locks=%d/%s", locks, tc.name), func(b *testing.B) { benchmarkApply(b, locks, tc.disc) })
+		}
 	}
 }
 
 // BenchmarkApplyFirstSight is the cost of a lock's first event: with discovery, every config of
 // the lock is built and published.
 func BenchmarkApplyFirstSight(b *testing.B) {
-	disc := &homeassistant.Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "bench"}
-	for _, tc := range []struct {
-		name string
-		disc *homeassistant.Options
-	}{{"discovery", disc}, {"no-discovery", nil}} {
+	for _, tc := range discoveryCases {
 		b.Run(tc.name, func(b *testing.B) {
 			evs := statusEvents(b, state.MaxLocks)
 			now := benchBase.Add(time.Hour)
@@ -111,11 +116,7 @@ func BenchmarkApplyFirstSight(b *testing.B) {
 // event, with and without discovery: the steady memory of a 1,000-lock installation is this times
 // 1,000, and the Go runtime's default GOGC lets RSS grow to about twice the live heap.
 func BenchmarkLockMemory(b *testing.B) {
-	disc := &homeassistant.Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "bench"}
-	for _, tc := range []struct {
-		name string
-		disc *homeassistant.Options
-	}{{"discovery", disc}, {"no-discovery", nil}} {
+	for _, tc := range discoveryCases {
 		b.Run(tc.name, func(b *testing.B) {
 			const locks = 1000
 			evs := statusEvents(b, locks)
