@@ -1,7 +1,6 @@
 package tedee
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"time"
@@ -38,7 +37,6 @@ func (e CloudEvent) Known() bool { return cloudEvents[e.Name] }
 // "data": {"deviceId", "eventTime", …}} and, since 2026, "id". The user identity is not kept: it
 // identifies a person, and the cloud sends one webhook per user of a lock.
 func DecodeCloud(body []byte) (CloudEvent, error) {
-	body = bytes.TrimRight(body, "\x00\t\r\n ")
 	top, err := decodeObject(body)
 	if err != nil {
 		return CloudEvent{}, err

@@ -30,8 +30,6 @@ var integerPattern = regexp.MustCompile(`^-?[0-9]{1,18}$`)
 // equal to the GET formats' values); decoding the envelope first and data again from its raw bytes
 // was twice the work on the hot path.
 func DecodeJSON(body []byte) (Event, error) {
-	// Bridge firmware before 2.2.18086 appended a NUL byte to the body.
-	body = bytes.TrimRight(body, "\x00\t\r\n ")
 	top, err := decodeObject(body)
 	if err != nil {
 		return Event{}, err
@@ -57,8 +55,10 @@ func DecodeJSON(body []byte) (Event, error) {
 	return build(name, timestamp, data)
 }
 
-// decodeObject decodes a whole webhook body, which must be one JSON object and nothing else.
+// decodeObject decodes a whole webhook body, which must be one JSON object and nothing else but
+// trailing whitespace and NULs: bridge firmware before 2.2.18086 appended a NUL byte to the body.
 func decodeObject(body []byte) (map[string]any, error) {
+	body = bytes.TrimRight(body, "\x00\t\r\n ")
 	var top map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
