@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/fakebridge"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 )
 

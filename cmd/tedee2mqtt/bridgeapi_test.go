@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/fakebridge"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 )
 

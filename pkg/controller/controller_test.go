@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/fakebridge"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/fakebridge"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 )
 
