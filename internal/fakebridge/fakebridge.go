@@ -2,11 +2,14 @@
 // Bridge API v1.0 (bridge and lock details, lock/unlock/pull, callback registration) with its
 // authentication in both token modes, moves locks through their intermediate states with
 // realistic delays, and sends webhooks to the registered callbacks with each of the three
-// methods (POST, GET, GET+NO_PARAMS) and their configured headers.
+// methods (POST, GET, GET+NO_PARAMS) and their configured headers. Faults can be injected into lock
+// operations (busy, slow, answer lost after or before executing), and every execution is
+// recorded, so tests can prove a command ran exactly once whatever the network did.
 package fakebridge
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -62,6 +65,39 @@ type Request struct {
 	Status       int
 }
 
+// Fault is a misbehaviour of the bridge or the network on a lock operation.
+type Fault int
+
+const (
+	// FaultNone: the operation is executed and answered at once.
+	FaultNone Fault = iota
+	// FaultBusy: answered 409 Busy without executing, as the bridge does when it is busy.
+	FaultBusy
+	// FaultSlow: executed and answered after the fault's delay (a bridge slow to reach the lock).
+	FaultSlow
+	// FaultLateAnswer: executed at once, but the answer is held until the client gives up (or,
+	// with a delay, until it passes): the client's timeout struck after the lock moved.
+	FaultLateAnswer
+	// FaultDropAfterExecute: executed, then the connection is closed without an answer.
+	FaultDropAfterExecute
+	// FaultDropBeforeExecute: the request is read, then the connection is closed without an
+	// answer and without executing (a bridge that crashed on it).
+	FaultDropBeforeExecute
+)
+
+type injected struct {
+	fault Fault
+	count int
+	delay time.Duration
+}
+
+// Execution is one lock operation the bridge carried out (the lock started moving).
+type Execution struct {
+	LockID int64
+	Op     string // lock, unlock or pull
+	At     time.Time
+}
+
 // Bridge is the fake. Serve it with net/http (it is an http.Handler).
 type Bridge struct {
 	opts Options
@@ -73,6 +109,7 @@ type Bridge struct {
 	nextID     int64
 	usedKeys   map[string]bool
 	requests   []Request
+	arrivals   []Request // as they arrive, before they are answered
 	inFlight   int
 	overlaps   int
 	putAll     int
@@ -81,6 +118,8 @@ type Bridge struct {
 	wg         sync.WaitGroup
 	closed     bool
 	httpClient *http.Client
+	faults     map[int64]*injected
+	executions []Execution
 }
 
 type webhook struct {
@@ -110,7 +149,8 @@ func New(opts Options) *Bridge {
 		opts.Now = time.Now
 	}
 	b := &Bridge{opts: opts, locks: map[int64]*Lock{}, usedKeys: map[string]bool{}, nextID: 1,
-		connected: true, senders: map[int64]chan addressed{}, httpClient: &http.Client{Timeout: 5 * time.Second}}
+		connected: true, senders: map[int64]chan addressed{}, httpClient: &http.Client{Timeout: 5 * time.Second},
+		faults: map[int64]*injected{}}
 	for _, l := range opts.Locks {
 		l := l
 		b.locks[l.ID] = &l
@@ -135,11 +175,45 @@ func (b *Bridge) Close() {
 	b.wg.Wait()
 }
 
+// InjectFault makes the next count lock operations (POST /lock/{id}/lock, unlock or pull) on lock
+// id misbehave as f says; delay is used by FaultSlow and FaultLateAnswer. It replaces any fault
+// still pending for that lock.
+func (b *Bridge) InjectFault(id int64, f Fault, count int, delay time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.faults[id] = &injected{fault: f, count: count, delay: delay}
+}
+
+// takeFaultLocked returns the fault for the next operation on lock id (b.mu held).
+func (b *Bridge) takeFaultLocked(id int64) (Fault, time.Duration) {
+	f, ok := b.faults[id]
+	if !ok || f.count <= 0 {
+		return FaultNone, 0
+	}
+	f.count--
+	return f.fault, f.delay
+}
+
+// Executions returns the lock operations carried out so far, in order.
+func (b *Bridge) Executions() []Execution {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Execution(nil), b.executions...)
+}
+
 // Requests returns the API requests received so far.
 func (b *Bridge) Requests() []Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]Request(nil), b.requests...)
+}
+
+// Arrivals returns the API requests received so far as they arrived (Method, Path and Start
+// only), including those still being served: a request held by a fault appears here at once.
+func (b *Bridge) Arrivals() []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Request(nil), b.arrivals...)
 }
 
 // Overlaps returns how many requests arrived while another was being served.
@@ -231,6 +305,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	b.mu.Lock()
 	b.inFlight++
+	b.arrivals = append(b.arrivals, Request{Method: r.Method, Path: r.URL.Path, Start: start})
 	if b.inFlight > 1 {
 		b.overlaps++
 	}
@@ -243,6 +318,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Unlock()
 }
 
+// statusRecorder notes the status answered; 0 means no answer reached the client.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -251,6 +327,54 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (to drop it).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// noAnswer records that the client got no answer.
+func noAnswer(w http.ResponseWriter) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.status = 0
+	}
+}
+
+// drop closes the connection without answering.
+func drop(w http.ResponseWriter) {
+	noAnswer(w)
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+// buffered holds an answer so that a fault can decide whether and when it is sent.
+type buffered struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *buffered) Header() http.Header         { return b.header }
+func (b *buffered) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *buffered) WriteHeader(code int)        { b.status = code }
+
+func (b *buffered) sendTo(w http.ResponseWriter) {
+	for k, v := range b.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
+}
+
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -300,7 +424,7 @@ func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 2 && parts[0] == "lock" && r.Method == http.MethodGet:
 		b.withLock(w, parts[1], func(l *Lock) { writeJSON(w, http.StatusOK, details(l)) })
 	case len(parts) == 3 && parts[0] == "lock" && r.Method == http.MethodPost:
-		b.withLock(w, parts[1], func(l *Lock) { b.operate(w, r, l, parts[2]) })
+		b.operateWithFault(w, r, parts[1], parts[2])
 	case path == "/callback":
 		b.callbackList(w, r)
 	case len(parts) == 2 && parts[0] == "callback":
@@ -370,6 +494,46 @@ func (b *Bridge) withLock(w http.ResponseWriter, rawID string, f func(*Lock)) {
 		return
 	}
 	f(l)
+}
+
+// operateWithFault runs a lock operation through the fault injected for that lock, if any.
+func (b *Bridge) operateWithFault(w http.ResponseWriter, r *http.Request, rawID, op string) {
+	var fault Fault
+	var delay time.Duration
+	if id, err := strconv.ParseInt(rawID, 10, 32); err == nil {
+		b.mu.Lock()
+		fault, delay = b.takeFaultLocked(id)
+		b.mu.Unlock()
+	}
+	switch fault {
+	case FaultBusy:
+		apiError(w, http.StatusConflict, "Busy")
+		return
+	case FaultDropBeforeExecute:
+		drop(w)
+		return
+	case FaultSlow:
+		if !wait(r.Context(), delay) {
+			noAnswer(w)
+			return // the client gave up before the bridge got to it: nothing happens
+		}
+	}
+	out := &buffered{header: http.Header{}, status: http.StatusOK}
+	b.withLock(out, rawID, func(l *Lock) { b.operate(out, r, l, op) })
+	switch fault {
+	case FaultLateAnswer:
+		if delay <= 0 {
+			delay = time.Hour // until the client gives up
+		}
+		if !wait(r.Context(), delay) {
+			noAnswer(w)
+			return
+		}
+	case FaultDropAfterExecute:
+		drop(w)
+		return
+	}
+	out.sendTo(w)
 }
 
 // bleError answers 406 as the bridge does when the lock refuses: code is the lock's BLE result.
@@ -451,6 +615,7 @@ func (b *Bridge) operate(w http.ResponseWriter, r *http.Request, l *Lock, op str
 		apiError(w, http.StatusNotFound, "Not found")
 		return
 	}
+	b.executions = append(b.executions, Execution{LockID: l.ID, Op: op, At: time.Now()})
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusNoContent)
 }

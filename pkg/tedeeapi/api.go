@@ -63,28 +63,29 @@ type Callback struct {
 // Bridge returns the bridge's details.
 func (c *Client) Bridge(ctx context.Context) (BridgeDetails, error) {
 	var b BridgeDetails
-	err := c.call(ctx, http.MethodGet, "/bridge", "GET /bridge", nil, nil, &b)
+	err := c.call(ctx, retryAll, http.MethodGet, "/bridge", "GET /bridge", nil, nil, &b)
 	return b, err
 }
 
 // Locks returns every lock paired with the bridge.
 func (c *Client) Locks(ctx context.Context) ([]LockDetails, error) {
 	var locks []LockDetails
-	err := c.call(ctx, http.MethodGet, "/lock", "GET /lock", nil, nil, &locks)
+	err := c.call(ctx, retryAll, http.MethodGet, "/lock", "GET /lock", nil, nil, &locks)
 	return locks, err
 }
 
 // Lock returns one lock.
 func (c *Client) Lock(ctx context.Context, id int64) (LockDetails, error) {
 	var l LockDetails
-	err := c.call(ctx, http.MethodGet, "/lock/"+strconv.FormatInt(id, 10), "GET /lock/{id}", nil, nil, &l)
+	err := c.call(ctx, retryAll, http.MethodGet, "/lock/"+strconv.FormatInt(id, 10), "GET /lock/{id}", nil, nil, &l)
 	return l, err
 }
 
 // LockLock starts locking. The bridge answers when the movement has started; the result arrives
-// as state changes.
+// as state changes. Like Unlock and Pull, it is sent again only when it certainly did not reach
+// the bridge (no connection, or 409 Busy); an answer lost after sending is [ErrAnswerLost].
 func (c *Client) LockLock(ctx context.Context, id int64) error {
-	return c.call(ctx, http.MethodPost, "/lock/"+strconv.FormatInt(id, 10)+"/lock", "POST /lock/{id}/lock", nil, nil, nil)
+	return c.call(ctx, retryUnsent, http.MethodPost, "/lock/"+strconv.FormatInt(id, 10)+"/lock", "POST /lock/{id}/lock", nil, nil, nil)
 }
 
 // Unlock starts unlocking in the given mode. The spec puts mode in a header, Home Assistant's
@@ -92,19 +93,19 @@ func (c *Client) LockLock(ctx context.Context, id int64) error {
 // reading of the firmware gets it.
 func (c *Client) Unlock(ctx context.Context, id int64, mode int) error {
 	m := strconv.Itoa(mode)
-	return c.call(ctx, http.MethodPost, "/lock/"+strconv.FormatInt(id, 10)+"/unlock?mode="+m, "POST /lock/{id}/unlock",
+	return c.call(ctx, retryUnsent, http.MethodPost, "/lock/"+strconv.FormatInt(id, 10)+"/unlock?mode="+m, "POST /lock/{id}/unlock",
 		http.Header{"mode": {m}}, nil, nil)
 }
 
 // Pull starts pulling the spring (the lock must be unlocked).
 func (c *Client) Pull(ctx context.Context, id int64) error {
-	return c.call(ctx, http.MethodPost, "/lock/"+strconv.FormatInt(id, 10)+"/pull", "POST /lock/{id}/pull", nil, nil, nil)
+	return c.call(ctx, retryUnsent, http.MethodPost, "/lock/"+strconv.FormatInt(id, 10)+"/pull", "POST /lock/{id}/pull", nil, nil, nil)
 }
 
 // Callbacks lists the webhook registrations, ours and other integrations'.
 func (c *Client) Callbacks(ctx context.Context) ([]Callback, error) {
 	var cbs []Callback
-	err := c.call(ctx, http.MethodGet, "/callback", "GET /callback", nil, nil, &cbs)
+	err := c.call(ctx, retryAll, http.MethodGet, "/callback", "GET /callback", nil, nil, &cbs)
 	return cbs, err
 }
 
@@ -119,7 +120,7 @@ func (c *Client) AddCallback(ctx context.Context, cb Callback) (int64, error) {
 	var out struct {
 		ID int64 `json:"id"`
 	}
-	if err := c.call(ctx, http.MethodPost, "/callback", "POST /callback", nil, cb, &out); err != nil {
+	if err := c.call(ctx, retryAll, http.MethodPost, "/callback", "POST /callback", nil, cb, &out); err != nil {
 		return 0, err
 	}
 	return out.ID, nil
@@ -135,10 +136,10 @@ func (c *Client) UpdateCallback(ctx context.Context, cb Callback) error {
 	if cb.Headers == nil {
 		cb.Headers = []map[string]string{}
 	}
-	return c.call(ctx, http.MethodPut, "/callback/"+strconv.FormatInt(id, 10), "PUT /callback/{id}", nil, cb, nil)
+	return c.call(ctx, retryAll, http.MethodPut, "/callback/"+strconv.FormatInt(id, 10), "PUT /callback/{id}", nil, cb, nil)
 }
 
 // DeleteCallback removes one registration (ours).
 func (c *Client) DeleteCallback(ctx context.Context, id int64) error {
-	return c.call(ctx, http.MethodDelete, "/callback/"+strconv.FormatInt(id, 10), "DELETE /callback/{id}", nil, nil, nil)
+	return c.call(ctx, retryAll, http.MethodDelete, "/callback/"+strconv.FormatInt(id, 10), "DELETE /callback/{id}", nil, nil, nil)
 }

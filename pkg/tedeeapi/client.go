@@ -1,7 +1,8 @@
 // Package tedeeapi is a client for the Tedee Bridge's local HTTP API (v1.0): bridge and lock
 // details, lock operations and webhook (callback) registration. It authenticates with a plain or
 // encrypted token, sends one request at a time at most once per second as Tedee asks, and retries
-// what is worth retrying.
+// what is worth retrying: reads on any failure, lock operations only when they certainly never
+// reached the bridge, so that a door never moves twice for one command.
 package tedeeapi
 
 import (
@@ -14,8 +15,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,9 +54,11 @@ type Options struct {
 	// Tedee asks for at most one request per second, and counting from the end keeps the bridge
 	// from ever seeing two closer than that, whatever the latency. Default 1s.
 	MinInterval time.Duration
-	// Attempts bounds the tries of one call (network errors and 409 Busy are retried). Default 3.
+	// Attempts bounds the tries of one call. Reads and callback changes are retried on network
+	// errors and 409 Busy; lock operations only on 409 Busy and on errors that happened before a
+	// connection to the bridge existed. Default 3.
 	Attempts int
-	// Timeout bounds one attempt. Default 10s.
+	// Timeout bounds one attempt (and the caller's context bounds it further). Default 10s.
 	Timeout    time.Duration
 	HTTPClient *http.Client
 	Observer   Observer
@@ -67,10 +71,43 @@ type Client struct {
 	log  *zap.Logger
 	base string
 
-	mu        sync.Mutex // held for the whole of a call, so requests never overlap
-	lastEnd   time.Time
-	lastKeyMs int64 // millisecond stamp of the last encrypted key, which must never repeat
+	// turn is held (a value in it) for the whole of a call, so requests never overlap. A channel
+	// rather than a mutex so that waiting for it gives up with the caller's context or start-by
+	// time, and waiters are served in arrival order.
+	turn      chan struct{}
+	lastEnd   time.Time // guarded by turn
+	lastKeyMs int64     // guarded by turn; millisecond stamp of the last encrypted key, never repeated
 }
+
+// ErrAnswerLost means a lock operation was sent but no answer came back (the attempt timed out or
+// the connection broke after the request was written): the bridge may or may not have executed
+// it. It is never retried, since a retry could move the lock twice; read the lock instead.
+var ErrAnswerLost = errors.New("the request was sent but the bridge's answer was lost")
+
+// ErrNotStarted means a call could not be sent by its start-by time (see [StartBy]): it never
+// reached the bridge.
+var ErrNotStarted = errors.New("not sent: the bridge was busy with other requests past the start-by time")
+
+type startByKey struct{}
+
+// StartBy returns a context under which a call must send its first attempt by t, or fail with
+// [ErrNotStarted] without sending anything. Commands use it so that one waiting behind other
+// requests is refused rather than executed late. Retries after 409 Busy are not bound by it: the
+// call has started, and its overall time is bounded by the context.
+func StartBy(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, startByKey{}, t)
+}
+
+// retryPolicy says which failures of a call may be retried.
+type retryPolicy int
+
+const (
+	// retryAll: reads and callback registration, which are harmless to repeat (a duplicate
+	// callback is removed by the next check).
+	retryAll retryPolicy = iota
+	// retryUnsent: lock operations, retried only when they certainly did not arrive.
+	retryUnsent
+)
 
 // New returns a client; it does not contact the bridge.
 func New(opts Options, log *zap.Logger) *Client {
@@ -92,7 +129,7 @@ func New(opts Options, log *zap.Logger) *Client {
 	if opts.TokenMode == "" {
 		opts.TokenMode = ModeEncrypted
 	}
-	return &Client{opts: opts, log: log, base: opts.BaseURL + "/v1.0"}
+	return &Client{opts: opts, log: log, base: opts.BaseURL + "/v1.0", turn: make(chan struct{}, 1)}
 }
 
 // Error is an error answer from the bridge.
@@ -156,9 +193,9 @@ func EncryptedKey(token string, ms int64) string {
 }
 
 // call performs one API call: it waits for its turn and for MinInterval since the last request,
-// then tries up to Attempts times. body, when not nil, is sent as JSON; out, when not nil, receives
-// the JSON answer.
-func (c *Client) call(ctx context.Context, method, path, endpoint string, header http.Header, body, out any) error {
+// then tries up to Attempts times, retrying only what policy allows. body, when not nil, is sent
+// as JSON; out, when not nil, receives the JSON answer.
+func (c *Client) call(ctx context.Context, policy retryPolicy, method, path, endpoint string, header http.Header, body, out any) error {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -166,15 +203,21 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, header
 			return fmt.Errorf("encode %s body: %w", endpoint, err)
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	startBy, bounded := ctx.Value(startByKey{}).(time.Time)
+	if err := c.acquire(ctx, startBy, bounded); err != nil {
+		return fmt.Errorf("bridge API %s: %w", endpoint, err)
+	}
+	defer func() { <-c.turn }()
+	if bounded && c.lastEnd.Add(c.opts.MinInterval).After(startBy) {
+		return fmt.Errorf("bridge API %s: %w", endpoint, ErrNotStarted)
+	}
 	var err error
 	for attempt := 1; attempt <= c.opts.Attempts; attempt++ {
 		if err = c.waitTurn(ctx); err != nil {
-			return err
+			return fmt.Errorf("bridge API %s: %w", endpoint, err)
 		}
 		var retry bool
-		retry, err = c.attempt(ctx, method, path, endpoint, header, payload, out)
+		retry, err = c.attempt(ctx, policy, method, path, endpoint, header, payload, out)
 		c.lastEnd = time.Now()
 		if err == nil || !retry || attempt == c.opts.Attempts {
 			break
@@ -183,10 +226,28 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, header
 			zap.Int("attempt", attempt), zap.Error(err))
 		// Back off beyond the rate limit: 1s, 2s, … on top of MinInterval.
 		if err := sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
-			return err
+			return fmt.Errorf("bridge API %s: back off before retrying: %w", endpoint, err)
 		}
 	}
 	return err
+}
+
+// acquire waits for the client's turn, until ctx ends or, when bounded, until startBy.
+func (c *Client) acquire(ctx context.Context, startBy time.Time, bounded bool) error {
+	var deadline <-chan time.Time
+	if bounded {
+		t := time.NewTimer(time.Until(startBy))
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case c.turn <- struct{}{}:
+		return nil
+	case <-deadline:
+		return ErrNotStarted
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the previous request to the bridge: %w", ctx.Err())
+	}
 }
 
 // waitTurn sleeps until MinInterval has passed since the previous request ended.
@@ -210,10 +271,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// attempt sends one request with a fresh key and reports whether a failure is worth retrying.
-func (c *Client) attempt(ctx context.Context, method, path, endpoint string, header http.Header, payload []byte, out any) (retry bool, err error) {
+// attempt sends one request with a fresh key and reports whether a failure may be retried
+// under policy.
+func (c *Client) attempt(ctx context.Context, policy retryPolicy, method, path, endpoint string, header http.Header, payload []byte, out any) (retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
+	// Whether a connection to the bridge was ever obtained: until then nothing can have been
+	// written, so even a lock operation is safe to send again. Once there is one, the bridge may
+	// have read the request however the attempt ends.
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	})
 	var body io.Reader = http.NoBody
 	if payload != nil {
 		// A bytes.Reader has a known length, so Content-Length is sent: the bridge requires it on
@@ -237,15 +306,22 @@ func (c *Client) attempt(ctx context.Context, method, path, endpoint string, hea
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		c.observe(endpoint, 0, time.Since(start))
-		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(ctxErr, context.Canceled) {
-			return false, fmt.Errorf("bridge API %s: %w", endpoint, err)
+		canceled := errors.Is(ctx.Err(), context.Canceled)
+		if policy == retryUnsent && connected.Load() {
+			return false, fmt.Errorf("bridge API %s: %w: %w", endpoint, ErrAnswerLost, err)
 		}
-		return true, fmt.Errorf("bridge API %s: %w", endpoint, err)
+		return !canceled, fmt.Errorf("bridge API %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	c.observe(endpoint, resp.StatusCode, time.Since(start))
 	if err != nil {
+		if policy == retryUnsent && resp.StatusCode < 300 && out == nil {
+			return false, nil // the status is the whole answer of a lock operation
+		}
+		if policy == retryUnsent {
+			return false, fmt.Errorf("bridge API %s: %w: read answer: %w", endpoint, ErrAnswerLost, err)
+		}
 		return true, fmt.Errorf("bridge API %s: read answer: %w", endpoint, err)
 	}
 	if resp.StatusCode >= 300 {
@@ -257,6 +333,8 @@ func (c *Client) attempt(ctx context.Context, method, path, endpoint string, hea
 		if json.Unmarshal(data, &e) == nil {
 			apiErr.Code, apiErr.Description = e.Code, e.Description
 		}
+		// 409 Busy: the bridge refused before doing anything, so even a lock operation is safe to
+		// send again.
 		return resp.StatusCode == http.StatusConflict, apiErr
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {

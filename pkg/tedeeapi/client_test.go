@@ -3,11 +3,13 @@ package tedeeapi_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +272,137 @@ func TestCallbacks(t *testing.T) {
 	}
 	if fb.ReplaceAllCalls() != 0 {
 		t.Errorf("PUT /callback was called")
+	}
+}
+
+// opRequests counts the requests the fake received for one lock operation.
+func opRequests(fb *fakebridge.Bridge, path string) int {
+	n := 0
+	for _, r := range fb.Arrivals() {
+		if r.Method == http.MethodPost && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLockOperationsNeverRepeated: once a lock operation may have reached the bridge, it is
+// never sent again: a lost answer (timeout or dropped connection, after or before the bridge
+// executed it) is reported as ErrAnswerLost after exactly one request. 409 Busy, which the
+// bridge answers without executing, is retried until the operation runs once.
+func TestLockOperationsNeverRepeated(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		fault     fakebridge.Fault
+		count     int
+		wantErr   error
+		requests  int
+		execution int
+	}{
+		{"answer after the client's timeout", fakebridge.FaultLateAnswer, 1, tedeeapi.ErrAnswerLost, 1, 1},
+		{"connection dropped after executing", fakebridge.FaultDropAfterExecute, 1, tedeeapi.ErrAnswerLost, 1, 1},
+		{"connection dropped before executing", fakebridge.FaultDropBeforeExecute, 1, tedeeapi.ErrAnswerLost, 1, 0},
+		{"409 busy twice", fakebridge.FaultBusy, 2, nil, 3, 1},
+		{"slow but within the timeout", fakebridge.FaultSlow, 1, nil, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fb, url := start(t, fakebridge.Options{})
+			delay := 100 * time.Millisecond
+			if tt.fault == fakebridge.FaultLateAnswer {
+				delay = 0 // held until the client gives up
+			}
+			fb.InjectFault(1, tt.fault, tt.count, delay)
+			c := tedeeapi.New(tedeeapi.Options{BaseURL: url, Token: token, MinInterval: time.Millisecond, Attempts: 3,
+				Timeout: 500 * time.Millisecond}, zap.NewNop())
+			err := c.Unlock(context.Background(), 1, tedeeapi.UnlockWithoutPull)
+			if (tt.wantErr == nil && err != nil) || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if n := opRequests(fb, "/v1.0/lock/1/unlock"); n != tt.requests {
+				t.Errorf("%d unlock requests, want %d", n, tt.requests)
+			}
+			if n := len(fb.Executions()); n != tt.execution {
+				t.Errorf("%d executions, want %d", n, tt.execution)
+			}
+		})
+	}
+}
+
+// TestLockOperationRetriedWhenNeverSent: a refused connection (nothing was written) is the one
+// network error after which a lock operation is sent again.
+func TestLockOperationRetriedWhenNeverSent(t *testing.T) {
+	fb, url := start(t, fakebridge.Options{})
+	var dials atomic.Int32
+	dialer := &net.Dialer{}
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 1 {
+			// A real refusal: a port nothing listens on.
+			return dialer.DialContext(ctx, network, "127.0.0.1:1")
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}}
+	c := tedeeapi.New(tedeeapi.Options{BaseURL: url, Token: token, MinInterval: time.Millisecond,
+		HTTPClient: &http.Client{Transport: transport}}, zap.NewNop())
+	if err := c.LockLock(context.Background(), 1); err == nil {
+		t.Fatal("locking a locked lock succeeded; the fake should refuse it") // state 6
+	}
+	if err := c.Unlock(context.Background(), 1, tedeeapi.UnlockWithoutPull); err != nil {
+		t.Fatalf("unlock after a refused connection: %v", err)
+	}
+	if dials.Load() < 2 || len(fb.Executions()) != 1 {
+		t.Errorf("%d dials, %d executions; want the refused one retried and one execution", dials.Load(), len(fb.Executions()))
+	}
+}
+
+// TestReadsRetriedAfterDrop: a read is harmless to repeat, so a dropped connection is retried.
+func TestReadsRetriedAfterDrop(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			conn, _, _ := http.NewResponseController(w).Hijack()
+			conn.Close()
+			return
+		}
+		w.Write([]byte(`[]`))
+	}))
+	defer srv.Close()
+	if _, err := client(srv.URL, tedeeapi.ModeEncrypted, time.Millisecond).Locks(context.Background()); err != nil || n.Load() != 2 {
+		t.Errorf("GET /lock after a drop: err = %v after %d requests; want success after 2", err, n.Load())
+	}
+}
+
+// TestStartBy: a call that cannot be sent by its start-by time, because another request holds the
+// bridge or the rate limit forbids it, fails with ErrNotStarted and never reaches the bridge.
+func TestStartBy(t *testing.T) {
+	fb, url := start(t, fakebridge.Options{})
+	// Executed at once, answered after 500ms: the request holds the bridge meanwhile.
+	fb.InjectFault(1, fakebridge.FaultLateAnswer, 1, 500*time.Millisecond)
+	c := client(url, tedeeapi.ModeEncrypted, 300*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- c.Unlock(context.Background(), 1, tedeeapi.UnlockWithoutPull) }()
+	for len(fb.Executions()) == 0 {
+		time.Sleep(time.Millisecond) // until the unlock holds the bridge
+	}
+	ctx := tedeeapi.StartBy(context.Background(), time.Now().Add(100*time.Millisecond))
+	if _, err := c.Lock(ctx, 2); !errors.Is(err, tedeeapi.ErrNotStarted) {
+		t.Errorf("behind a slow request: err = %v, want ErrNotStarted", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Just after a request, the rate limit (300ms here) forbids sending within 100ms.
+	ctx = tedeeapi.StartBy(context.Background(), time.Now().Add(100*time.Millisecond))
+	if _, err := c.Lock(ctx, 2); !errors.Is(err, tedeeapi.ErrNotStarted) {
+		t.Errorf("within the rate limit: err = %v, want ErrNotStarted", err)
+	}
+	for _, r := range fb.Arrivals() {
+		if r.Path == "/v1.0/lock/2" {
+			t.Errorf("a call past its start-by time reached the bridge")
+		}
+	}
+	// With time enough it is sent.
+	ctx = tedeeapi.StartBy(context.Background(), time.Now().Add(time.Second))
+	if _, err := c.Lock(ctx, 2); err != nil {
+		t.Errorf("with time enough: %v", err)
 	}
 }
