@@ -3,8 +3,13 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -12,19 +17,32 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
-// maxCommandsInFlight bounds the commands being executed at once (each waits for its lock's
-// confirmation); a flood of commands is answered with an error instead of piling up.
-const maxCommandsInFlight = 32
+// DefaultQueueTimeout is how long a command may wait to start (commands.queue_timeout).
+const DefaultQueueTimeout = 5 * time.Second
 
-// Result is the payload of <base>/<serial>/set/result.
+// perLockCommands is how many commands a lock holds at once: one running and one waiting. A door
+// needs no deeper queue, and a deeper one would only run commands long after they were sent.
+const perLockCommands = 2
+
+// Limits on what a client may send; results echo the transaction, and any MQTT client can write.
+const (
+	maxCommandBytes   = 1024
+	maxTransactionLen = 64
+)
+
+// Result is the payload of <base>/<serial>/set/result. Empty fields are left out, except ok.
 type Result struct {
-	Command string `json:"command"`
-	OK      bool   `json:"ok"`
-	Error   string `json:"error,omitempty"`
+	Command     string `json:"command,omitempty"`
+	OK          bool   `json:"ok"`
+	Error       string `json:"error,omitempty"`
+	Transaction string `json:"transaction,omitempty"`
+	Via         string `json:"via,omitempty"`   // "bridge" when the bridge was asked
+	State       string `json:"state,omitempty"` // the lock's state as read back since the command was sent
 }
 
 // Router receives the messages of <base>/+/set and runs each command on the controller of the
-// bridge that reports the lock.
+// bridge that reports the lock. Per lock one command runs and one waits; a waiting command that
+// cannot start within the queue timeout is refused, never executed late.
 type Router struct {
 	ctx         context.Context // the service's lifetime: commands stop when it ends
 	base        string
@@ -32,7 +50,16 @@ type Router struct {
 	publish     func(...state.Message)
 	observe     func(command string, ok bool) // may be nil
 	log         *zap.Logger
-	slots       chan struct{}
+
+	mu           sync.Mutex
+	queueTimeout time.Duration
+	queues       map[string]*lockQueue // serial → its commands; removed when empty
+}
+
+// lockQueue holds one lock's admitted commands.
+type lockQueue struct {
+	admitted int           // running and waiting, at most perLockCommands (Router.mu)
+	turn     chan struct{} // holds a value while a command runs
 }
 
 // NewRouter returns a router for the given controllers. observe, when not nil, is told every
@@ -40,11 +67,28 @@ type Router struct {
 func NewRouter(ctx context.Context, base string, controllers []*Controller, publish func(...state.Message),
 	observe func(command string, ok bool), log *zap.Logger) *Router {
 	return &Router{ctx: ctx, base: base, controllers: controllers, publish: publish, observe: observe, log: log,
-		slots: make(chan struct{}, maxCommandsInFlight)}
+		queueTimeout: DefaultQueueTimeout, queues: map[string]*lockQueue{}}
+}
+
+// SetQueueTimeout sets how long a command may wait to be sent to the bridge
+// (commands.queue_timeout); zero or less keeps the default.
+func (r *Router) SetQueueTimeout(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queueTimeout = d
 }
 
 // Filter is the topic filter to subscribe the router to.
 func (r *Router) Filter() string { return r.base + "/+/set" }
+
+// request is a parsed command.
+type request struct {
+	Command     string
+	Transaction string
+}
 
 // Handle takes one message from the set topic. It returns at once; the command runs in the
 // background and its result is published on <base>/<serial>/set/result.
@@ -57,20 +101,31 @@ func (r *Router) Handle(topic string, payload []byte, retained bool) {
 	if len(payload) == 0 {
 		return // a cleared retained command, possibly our own clearing
 	}
-	command := strings.ToLower(strings.TrimSpace(string(payload)))
-	log := r.log.With(zap.String("serial", serial), zap.String("command", command))
+	req, perr := parseCommand(payload)
+	log := r.log.With(zap.String("serial", serial), zap.String("command", truncate(req.Command)),
+		zap.String("transaction", req.Transaction))
+	// Whether retained or not, the message must not stay on the broker: one published retained
+	// reaches a subscribed client with the flag cleared (MQTT 3.1.1 clears it on live delivery),
+	// so it looks live here, runs, and would otherwise be replayed at the next (re)connection.
+	r.publish(state.Message{Topic: topic, Retain: true})
 	if retained {
-		// A lock must never move because a broker replayed an old message. Clear it so it is not
-		// replayed again.
+		// Seen at (re)connection: a replay, possibly of something old. A lock must never move
+		// because of it.
 		log.Warn("ignored retained command; publish commands without the retain flag")
-		r.publish(state.Message{Topic: topic, Retain: true})
-		r.answer(serial, command, fmt.Errorf("retained command ignored: a lock never moves on a replayed message"))
+		r.answer(serial, Result{Command: truncate(req.Command), Transaction: req.Transaction,
+			Error: "retained command ignored: a lock never moves on a message the broker replays; publish commands without the retain flag"})
 		return
 	}
-	switch command {
+	if perr != nil {
+		log.Info("refused command", zap.Error(perr))
+		r.answer(serial, Result{Command: truncate(req.Command), Transaction: req.Transaction, Error: perr.Error()})
+		return
+	}
+	switch req.Command {
 	case CommandLock, CommandUnlock, CommandOpen, CommandPull:
 	default:
-		r.answer(serial, truncate(command), fmt.Errorf("unknown command %q (want lock, unlock, open or pull)", truncate(command)))
+		r.answer(serial, Result{Command: truncate(req.Command), Transaction: req.Transaction,
+			Error: fmt.Sprintf("unknown command %q: send lock, unlock, open or pull", truncate(req.Command))})
 		return
 	}
 	var ctrl *Controller
@@ -80,46 +135,139 @@ func (r *Router) Handle(topic string, payload []byte, retained bool) {
 		}
 	}
 	if ctrl == nil {
-		msg := "no Bridge API configured (set bridges[].host and token) to send commands"
+		msg := "no Bridge API configured: set bridges[].host and token to send commands"
 		if len(r.controllers) > 0 {
-			msg = "lock not reported by any configured bridge"
+			msg = "lock not reported by any configured bridge: check the serial, and that the lock is paired with a bridge tedee2mqtt uses"
 		}
-		r.answer(serial, command, fmt.Errorf("%s", msg))
+		r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction, Error: msg})
 		return
 	}
-	select {
-	case r.slots <- struct{}{}:
-	default:
-		r.answer(serial, command, fmt.Errorf("too many commands in progress"))
+
+	received := time.Now()
+	r.mu.Lock()
+	startBy := received.Add(r.queueTimeout)
+	queueTimeout := r.queueTimeout
+	q, ok := r.queues[serial]
+	if !ok {
+		q = &lockQueue{turn: make(chan struct{}, 1)}
+		r.queues[serial] = q
+	}
+	if q.admitted >= perLockCommands {
+		r.mu.Unlock()
+		log.Info("refused command: lock busy")
+		r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
+			Error: "busy: a command for this lock is running and another is waiting; this one was not executed: send it again once they are answered"})
 		return
 	}
+	q.admitted++
+	r.mu.Unlock()
+
 	go func() {
-		defer func() { <-r.slots }()
-		log.Info("executing command")
-		err := ctrl.Execute(r.ctx, serial, command)
-		if err != nil {
-			log.Warn("command failed", zap.Error(err))
-		} else {
-			log.Info("command done")
+		defer r.release(serial, q)
+		wait := time.NewTimer(time.Until(startBy))
+		defer wait.Stop()
+		select {
+		case q.turn <- struct{}{}:
+		case <-wait.C:
+			log.Info("refused command: expired waiting for the lock's previous command")
+			r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
+				Error: fmt.Sprintf("expired: not started within %s (commands.queue_timeout) because the previous command for this lock was still running; it was not executed: send it again if it is still wanted", queueTimeout)})
+			return
+		case <-r.ctx.Done():
+			r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
+				Error: "not executed: tedee2mqtt is shutting down; send it again once it is back"})
+			return
 		}
-		r.answer(serial, command, err)
+		defer func() { <-q.turn }()
+		log.Info("executing command")
+		st, err := ctrl.Execute(r.ctx, serial, req.Command, startBy)
+		res := Result{Command: req.Command, Transaction: req.Transaction, OK: err == nil, Via: "bridge", State: st}
+		switch {
+		case errors.Is(err, ErrExpired):
+			res.Via = "" // never sent
+			res.Error = fmt.Sprintf("expired: not started within %s (commands.queue_timeout) because the bridge was busy with other requests; it was not executed: send it again if it is still wanted", queueTimeout)
+		case errors.Is(err, ErrBusy):
+			res.Via = ""
+			res.Error = "busy: another command for this lock is running; this one was not executed: send it again once it is answered"
+		case err != nil:
+			res.Error = err.Error()
+		}
+		if err != nil {
+			log.Warn("command failed", zap.String("state", st), zap.Error(err))
+		} else {
+			log.Info("command done", zap.String("state", st))
+		}
+		r.answer(serial, res)
 	}()
 }
 
-func (r *Router) answer(serial, command string, err error) {
-	res := Result{Command: command, OK: err == nil}
-	if err != nil {
-		res.Error = err.Error()
+// release gives back a lock's admission, forgetting the lock when it has no command left.
+func (r *Router) release(serial string, q *lockQueue) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q.admitted--
+	if q.admitted == 0 && r.queues[serial] == q {
+		delete(r.queues, serial)
 	}
+}
+
+// parseCommand reads a plain command word or a JSON object {"command":…,"transaction":…}. It
+// returns what it could read even with an error, so the answer can echo it.
+func parseCommand(payload []byte) (request, error) {
+	if len(payload) > maxCommandBytes {
+		return request{}, fmt.Errorf("command too long (%d bytes, at most %d): send lock, unlock, open or pull, or {\"command\":\"unlock\",\"transaction\":\"t1\"}",
+			len(payload), maxCommandBytes)
+	}
+	text := strings.TrimSpace(string(payload))
+	if !strings.HasPrefix(text, "{") {
+		return request{Command: strings.ToLower(text)}, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &fields); err != nil {
+		return request{}, fmt.Errorf("not a valid JSON command (%v): send {\"command\":\"unlock\",\"transaction\":\"t1\"} or a plain word", err)
+	}
+	var req request
+	var tx string
+	if raw, ok := fields["transaction"]; ok {
+		if json.Unmarshal(raw, &tx) != nil {
+			return req, fmt.Errorf("\"transaction\" must be a string of at most %d printable characters", maxTransactionLen)
+		}
+		if tx != "" && !validTransaction(tx) {
+			return req, fmt.Errorf("\"transaction\" must be at most %d printable characters", maxTransactionLen)
+		}
+		req.Transaction = tx
+	}
+	var cmd string
+	if raw, ok := fields["command"]; !ok || json.Unmarshal(raw, &cmd) != nil {
+		return req, fmt.Errorf("JSON command without a \"command\" string: send {\"command\":\"unlock\",\"transaction\":\"t1\"}")
+	}
+	req.Command = strings.ToLower(strings.TrimSpace(cmd))
+	return req, nil
+}
+
+func validTransaction(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxTransactionLen {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Router) answer(serial string, res Result) {
 	payload, _ := json.Marshal(res)
 	r.publish(state.Message{Topic: r.base + "/" + serial + "/set/result", Payload: payload})
 	if r.observe != nil {
+		command := res.Command
 		switch command {
 		case CommandLock, CommandUnlock, CommandOpen, CommandPull:
 		default:
 			command = "unknown" // a metrics label must not take any text a client sends
 		}
-		r.observe(command, err == nil)
+		r.observe(command, res.OK)
 	}
 }
 

@@ -208,7 +208,9 @@ func (c *Client) call(ctx context.Context, policy retryPolicy, method, path, end
 		return fmt.Errorf("bridge API %s: %w", endpoint, err)
 	}
 	defer func() { <-c.turn }()
-	if bounded && c.lastEnd.Add(c.opts.MinInterval).After(startBy) {
+	// Past startBy, or unable to send before it because of the rate limit: refuse now rather than
+	// send late. (acquire may win the turn at the very moment its timer fires.)
+	if bounded && (time.Now().After(startBy) || c.lastEnd.Add(c.opts.MinInterval).After(startBy)) {
 		return fmt.Errorf("bridge API %s: %w", endpoint, ErrNotStarted)
 	}
 	var err error
