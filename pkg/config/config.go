@@ -26,6 +26,7 @@ type Config struct {
 	HomeAssistant HomeAssistant `yaml:"homeassistant"`
 	Bridges       []Bridge      `yaml:"bridges"`
 	Cloud         Cloud         `yaml:"cloud"`
+	Commands      Commands      `yaml:"commands"`
 }
 
 // Log configures logging.
@@ -118,6 +119,16 @@ type Cloud struct {
 	Devices map[string]string `yaml:"devices"`
 }
 
+// Commands bounds how long lock commands may take.
+type Commands struct {
+	// QueueTimeout is how long a command may wait to be sent to the bridge (behind the lock's
+	// previous command or the bridge's other requests); past it the command is refused, never
+	// executed late.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
+	// Timeout is how long a command waits for the lock to report the new state.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
 // Default returns the default configuration. Every call returns fresh
 // (non-shared) slices and maps.
 func Default() Config {
@@ -138,8 +149,9 @@ func Default() Config {
 			DiscoveryPrefix: "homeassistant",
 			StatusTopic:     "homeassistant/status",
 		},
-		Bridges: []Bridge{},
-		Cloud:   Cloud{Devices: map[string]string{}},
+		Bridges:  []Bridge{},
+		Cloud:    Cloud{Devices: map[string]string{}},
+		Commands: Commands{QueueTimeout: 5 * time.Second, Timeout: 30 * time.Second},
 	}
 }
 

@@ -114,6 +114,10 @@ var invalidFiles = map[string][]string{
 		`bridges[0].public_url: requires bridges[0].host (the Bridge API registers the callback)`,
 		`bridges[1].public_url: must be an absolute http:// URL`,
 	},
+	"invalid-commands.yaml": {
+		`commands.queue_timeout: must be between 100ms and 10m0s (got 0s)`,
+		`commands.timeout: must be between 1s and 10m0s (got 1h0m0s)`,
+	},
 	"invalid-cloud-missing-secret.yaml": {
 		`cloud.path_secret: required when cloud.enabled is true`,
 	},
@@ -282,6 +286,23 @@ func TestExampleFileBridgeIsValid(t *testing.T) {
 	}
 	if len(got.Bridges) != 1 || got.Bridges[0].Name != "home" || got.Bridges[0].PublicURL == "" {
 		t.Errorf("example bridge = %+v", got.Bridges)
+	}
+}
+
+// TestCommandsFromEnv: the command timeouts come from the file and the environment, and the
+// environment wins.
+func TestCommandsFromEnv(t *testing.T) {
+	got, err := Load(writeFile(t, "commands:\n  queue_timeout: 2s\n  timeout: 20s\n"),
+		[]string{"TEDEE2MQTT_COMMANDS_QUEUE_TIMEOUT=1500ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Commands != (Commands{QueueTimeout: 1500 * time.Millisecond, Timeout: 20 * time.Second}) {
+		t.Errorf("commands = %+v", got.Commands)
+	}
+	if _, err := Load("", []string{"TEDEE2MQTT_COMMANDS_TIMEOUT=soon"}); err == nil ||
+		!strings.Contains(err.Error(), "commands.timeout") {
+		t.Errorf("bad duration from the environment: %v", err)
 	}
 }
 
@@ -602,6 +623,8 @@ func TestEnvNames(t *testing.T) {
 		"TEDEE2MQTT_CLOUD_ENABLED",
 		"TEDEE2MQTT_CLOUD_PATH_SECRET",
 		"TEDEE2MQTT_CLOUD_PATH_SECRET_FILE",
+		"TEDEE2MQTT_COMMANDS_QUEUE_TIMEOUT",
+		"TEDEE2MQTT_COMMANDS_TIMEOUT",
 		"TEDEE2MQTT_HOMEASSISTANT_DISCOVERY_PREFIX",
 		"TEDEE2MQTT_HOMEASSISTANT_ENABLED",
 		"TEDEE2MQTT_HOMEASSISTANT_STATUS_TOPIC",

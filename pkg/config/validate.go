@@ -61,7 +61,25 @@ func (c Config) validate() problems {
 
 	c.validateBridges(&ps)
 	c.validateCloud(&ps)
+	c.validateCommands(&ps)
 	return ps
+}
+
+// Bounds of the command timeouts: below them a command cannot even reach the bridge (one request
+// a second) or see the lock move; above them a door would move long after it was asked to.
+const (
+	minQueueTimeout = 100 * time.Millisecond
+	minTimeout      = time.Second
+	maxCommandWait  = 10 * time.Minute
+)
+
+func (c Config) validateCommands(ps *problems) {
+	if q := c.Commands.QueueTimeout; q < minQueueTimeout || q > maxCommandWait {
+		ps.add("commands.queue_timeout", "must be between %v and %v (got %v)", minQueueTimeout, maxCommandWait, q)
+	}
+	if d := c.Commands.Timeout; d < minTimeout || d > maxCommandWait {
+		ps.add("commands.timeout", "must be between %v and %v (got %v)", minTimeout, maxCommandWait, d)
+	}
 }
 
 func (c Config) validateMQTT(ps *problems) {
