@@ -71,7 +71,8 @@ type Client struct {
 	log  *zap.Logger
 	base string
 
-	// turn is held (a value in it) for the whole of a call, so requests never overlap. A channel
+	// turn is held (a value in it) while a call waits out the rate limit and sends an attempt,
+	// so requests never overlap; it is let go while a call backs off before a retry. A channel
 	// rather than a mutex so that waiting for it gives up with the caller's context or start-by
 	// time, and waiters are served in arrival order.
 	turn      chan struct{}
@@ -207,7 +208,12 @@ func (c *Client) call(ctx context.Context, policy retryPolicy, method, path, end
 	if err := c.acquire(ctx, startBy, bounded); err != nil {
 		return fmt.Errorf("bridge API %s: %w", endpoint, err)
 	}
-	defer func() { <-c.turn }()
+	held := true
+	defer func() {
+		if held {
+			<-c.turn
+		}
+	}()
 	// Past startBy, or unable to send before it because of the rate limit: refuse now rather than
 	// send late. (acquire may win the turn at the very moment its timer fires.)
 	if bounded && (time.Now().After(startBy) || c.lastEnd.Add(c.opts.MinInterval).After(startBy)) {
@@ -215,6 +221,12 @@ func (c *Client) call(ctx context.Context, policy retryPolicy, method, path, end
 	}
 	var err error
 	for attempt := 1; attempt <= c.opts.Attempts; attempt++ {
+		if attempt > 1 {
+			if err := c.acquire(ctx, time.Time{}, false); err != nil {
+				return fmt.Errorf("bridge API %s: %w", endpoint, err)
+			}
+			held = true
+		}
 		if err = c.waitTurn(ctx); err != nil {
 			return fmt.Errorf("bridge API %s: %w", endpoint, err)
 		}
@@ -226,7 +238,11 @@ func (c *Client) call(ctx context.Context, policy retryPolicy, method, path, end
 		}
 		c.log.Info("bridge API request failed, retrying", zap.String("endpoint", endpoint),
 			zap.Int("attempt", attempt), zap.Error(err))
-		// Back off beyond the rate limit: 1s, 2s, … on top of MinInterval.
+		// Back off beyond the rate limit: 1s, 2s, … on top of MinInterval. Other calls (another
+		// lock's command) may use the bridge meanwhile: a busy bridge or an unreachable one is no
+		// reason to hold them up.
+		<-c.turn
+		held = false
 		if err := sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
 			return fmt.Errorf("bridge API %s: back off before retrying: %w", endpoint, err)
 		}
