@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/keeper"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
@@ -86,9 +86,11 @@ func startPipeline(b *testing.B, brokerURL string) string {
 	b.Helper()
 	log := zap.NewNop()
 	disc := &homeassistant.Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "bench"}
-	store := state.New("tedee", disc)
-	client := mqtt.Dial(mqtt.Options{URL: brokerURL, ClientID: fmt.Sprintf("t2m-pipeline-%d", time.Now().UnixNano()),
-		QoS: 1, StatusTopic: "tedee/status", OnConnect: func(c *mqtt.Client) { c.Publish(store.Republish()...) }}, log)
+	var owner *keeper.Keeper
+	client := mqtt.New(mqtt.Options{URL: brokerURL, ClientID: fmt.Sprintf("t2m-pipeline-%d", time.Now().UnixNano()),
+		QoS: 1, StatusTopic: "tedee/status", Republish: func() { owner.Republish() }}, log)
+	owner = keeper.New(state.New("tedee", disc), client, keeper.Options{})
+	client.Start()
 	deadline := time.Now().Add(10 * time.Second)
 	for !client.Connected() {
 		if time.Now().After(deadline) {
@@ -97,7 +99,7 @@ func startPipeline(b *testing.B, brokerURL string) string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	srv, err := webhook.New(webhook.Options{Listen: "127.0.0.1:0", MaxBodyBytes: 65536, Ready: client.Connected},
-		&pipelineCore{store: store, publish: client.PublishPaced}, log)
+		&pipelineCore{owner: owner, pace: func() { client.WaitBelow(mqtt.PaceBacklog, mqtt.PaceWait) }}, log)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,17 +118,15 @@ func startPipeline(b *testing.B, brokerURL string) string {
 	return "http://" + srv.Addr().String() + "/webhook"
 }
 
-// pipelineCore is cmd/tedee2mqtt's dispatcher: apply the event, publish what changed.
+// pipelineCore is cmd/tedee2mqtt's webhookEvents: the owner applies and publishes, then the
+// answer waits while the broker is far behind.
 type pipelineCore struct {
-	store   *state.Store
-	publish func(...state.Message)
+	owner *keeper.Keeper
+	pace  func()
 }
 
-func (p *pipelineCore) HandleEvent(_ context.Context, bridge string, ev tedee.Event) error {
-	msgs, err := p.store.Apply(bridge, ev, time.Now())
-	if err != nil && !errors.Is(err, state.ErrStale) {
-		return err
-	}
-	p.publish(msgs...)
-	return err
+func (p *pipelineCore) HandleEvent(_ context.Context, bridge string, ev tedee.Event) (state.Outcome, error) {
+	outcome, err := p.owner.BridgeEvent(bridge, ev, time.Now())
+	p.pace()
+	return outcome, err
 }

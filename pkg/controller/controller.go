@@ -17,13 +17,14 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 )
 
-// Core is what the controller needs of the state store.
-type Core interface {
-	ApplySnapshot(bridge string, snap state.LockSnapshot, ts, now time.Time) ([]state.Message, error)
-	SetBridge(name string, info state.BridgeInfo, ts, now time.Time) []state.Message
+// StateOwner is what the controller needs of the owner of the state (package keeper), through
+// which every reading is applied and published in the order it was applied.
+type StateOwner interface {
+	Snapshot(bridge string, snap state.LockSnapshot, ts, now time.Time) error
+	Bridge(name string, info state.BridgeInfo, ts, now time.Time)
+	Remove(serial string)
 	LockState(serial string) (string, bool)
 	LocksOf(bridge string) []string
-	RemoveLock(serial string) []state.Message
 }
 
 // Options configure a controller.
@@ -45,11 +46,10 @@ type Options struct {
 
 // Controller drives one bridge.
 type Controller struct {
-	opts    Options
-	api     *tedeeapi.Client
-	core    Core
-	publish func(...state.Message)
-	log     *zap.Logger
+	opts Options
+	api  *tedeeapi.Client
+	core StateOwner
+	log  *zap.Logger
 
 	refresh chan string
 	checkCB chan struct{}
@@ -63,7 +63,7 @@ type Controller struct {
 }
 
 // New returns a controller; Run starts it.
-func New(opts Options, api *tedeeapi.Client, core Core, publish func(...state.Message), log *zap.Logger) *Controller {
+func New(opts Options, api *tedeeapi.Client, core StateOwner, log *zap.Logger) *Controller {
 	if opts.CallbackCheckInterval <= 0 {
 		opts.CallbackCheckInterval = 5 * time.Minute
 	}
@@ -73,7 +73,7 @@ func New(opts Options, api *tedeeapi.Client, core Core, publish func(...state.Me
 	if opts.CallbackMethod == "" {
 		opts.CallbackMethod = "POST"
 	}
-	return &Controller{opts: opts, api: api, core: core, publish: publish, log: log,
+	return &Controller{opts: opts, api: api, core: core, log: log,
 		refresh: make(chan string, 16), checkCB: make(chan struct{}, 1),
 		ids: map[string]int64{}, pulls: map[string]time.Duration{}, missing: map[string]int{}, running: map[string]*sync.Mutex{}}
 }
@@ -150,6 +150,9 @@ func (c *Controller) CheckCallback() {
 	}
 }
 
+// Bridge returns the name of the bridge it drives.
+func (c *Controller) Bridge() string { return c.opts.Bridge }
+
 // Owns reports whether the last sync listed the lock.
 func (c *Controller) Owns(serial string) bool {
 	c.mu.Lock()
@@ -178,8 +181,8 @@ func (c *Controller) Sync(ctx context.Context) error {
 		c.offset = bt.Sub(now)
 		c.mu.Unlock()
 	}
-	c.publish(c.core.SetBridge(c.opts.Bridge, state.BridgeInfo{Serial: b.SerialNumber, Firmware: b.Version,
-		Connected: b.IsConnected == 1}, c.bridgeTime(now), now)...)
+	c.core.Bridge(c.opts.Bridge, state.BridgeInfo{Serial: b.SerialNumber, Firmware: b.Version,
+		Connected: b.IsConnected == 1}, c.bridgeTime(now), now)
 
 	start := time.Now()
 	locks, err := c.api.Locks(ctx)
@@ -212,7 +215,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 	c.mu.Unlock()
 	for _, serial := range gone {
 		c.log.Info("lock no longer reported by the bridge, removing it", zap.String("serial", serial))
-		c.publish(c.core.RemoveLock(serial)...)
+		c.core.Remove(serial)
 	}
 	c.log.Debug("synced", zap.Int("locks", len(locks)))
 	return nil
@@ -227,11 +230,9 @@ func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
 		d := tedee.DoorState(*l.DoorState)
 		snap.DoorState = &d
 	}
-	msgs, err := c.core.ApplySnapshot(c.opts.Bridge, snap, ts, time.Now())
-	if err != nil {
+	if err := c.core.Snapshot(c.opts.Bridge, snap, ts, time.Now()); err != nil {
 		return err
 	}
-	c.publish(msgs...)
 	c.mu.Lock()
 	c.ids[l.SerialNumber] = l.ID
 	c.pulls[l.SerialNumber] = time.Duration(l.DeviceSettings.PullSpringDuration) * time.Second

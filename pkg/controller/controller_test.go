@@ -12,6 +12,7 @@ import (
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/keeper"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 )
@@ -21,7 +22,7 @@ type published struct {
 	msgs []state.Message
 }
 
-func (p *published) publish(msgs ...state.Message) {
+func (p *published) Publish(msgs ...state.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.msgs = append(p.msgs, msgs...)
@@ -50,7 +51,7 @@ func setup(t *testing.T, opts Options) (*Controller, *fakebridge.Bridge, *publis
 	pub := &published{}
 	opts.Bridge = "home"
 	store := state.New("tedee", &homeassistant.Options{Prefix: "homeassistant", Base: "tedee"})
-	return New(opts, api, store, pub.publish, zap.NewNop()), fb, pub
+	return New(opts, api, keeper.New(store, pub, keeper.Options{}), zap.NewNop()), fb, pub
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -120,11 +121,10 @@ func TestLockRemovedAfterTwoSyncs(t *testing.T) {
 	}
 	// A lock known through this bridge (as a webhook would make it) that the bridge does not list,
 	// like one unpaired in the app.
-	msgs, err := c.core.ApplySnapshot("home", state.LockSnapshot{ID: 9, Serial: "GONE-1", DeviceType: 2}, time.Now(), time.Now())
+	err := c.core.Snapshot("home", state.LockSnapshot{ID: 9, Serial: "GONE-1", DeviceType: 2}, time.Now(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub.publish(msgs...)
 	if err := c.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,6 @@
-// Package cloud receives Tedee Cloud webhooks: it deduplicates them (the cloud sends one per user
-// of a lock), maps the cloud's device ids to lock serials, and hands them to the core, so that
-// cloud and bridge webhooks update the same topics.
-package cloud
+package keeper
 
 import (
-	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -14,56 +9,26 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
-var (
-	// ErrDuplicate means the change was already received (from another user's webhook, or a
-	// redelivery); nothing is published.
-	ErrDuplicate = errors.New("duplicate of a webhook already received")
-	// ErrUnmapped means no lock serial is known for the device id; nothing is published under a
-	// made-up name.
-	ErrUnmapped = errors.New("device id not mapped to a lock serial (list it in cloud.devices, or configure the Bridge API)")
-)
-
-// Store is what the receiver needs of the core.
-type Store interface {
-	Apply(bridge string, ev tedee.Event, now time.Time) ([]state.Message, error)
-	SerialOf(deviceID int64) (string, bool)
-}
-
-// Receiver handles decoded cloud webhooks.
-type Receiver struct {
-	store   Store
-	devices map[int64]string // from cloud.devices
-	publish func(...state.Message)
-	now     func() time.Time
-	seen    *recent
-}
-
-// NewReceiver returns a receiver. devices maps device ids to serials for locks no bridge reports.
-func NewReceiver(store Store, devices map[int64]string, publish func(...state.Message), now func() time.Time) *Receiver {
-	return &Receiver{store: store, devices: devices, publish: publish, now: now, seen: newRecent(dedupEntries, dedupWindow)}
-}
-
 const (
-	// dedupWindow is how long a webhook is remembered; the cloud's copies for its users arrive
-	// within seconds of each other.
+	// dedupWindow is how long a cloud webhook is remembered; the cloud's copies for its users
+	// arrive within seconds of each other.
 	dedupWindow = 15 * time.Minute
 	// dedupEntries bounds the memory: a property manager's thousands of locks change far less
 	// often than this per window.
 	dedupEntries = 20000
 )
 
-// HandleCloudEvent applies one cloud webhook. idempotencyKey is the Idempotency-Key header, if any.
-// Errors: state.ErrUnknownEvent, ErrDuplicate, ErrUnmapped, state.ErrStale, or the core's.
-func (r *Receiver) HandleCloudEvent(_ context.Context, ev tedee.CloudEvent, idempotencyKey string) error {
+// CloudEvent applies one Tedee Cloud webhook: it drops the copies the cloud sends once per user
+// of a lock, maps the cloud's device id to the lock's serial (as a bridge reported it, else from
+// cloud.devices; never a made-up name), and applies it like a bridge's, so that both update the
+// same topics. idempotencyKey is the Idempotency-Key header, if any.
+func (k *Keeper) CloudEvent(ev tedee.CloudEvent, idempotencyKey string, now time.Time) (state.Outcome, error) {
 	if !ev.Known() {
-		return state.ErrUnknownEvent
+		return state.UnknownEvent, nil
 	}
-	serial, ok := r.store.SerialOf(ev.DeviceID)
+	serial, ok := k.serialOf(ev.DeviceID)
 	if !ok {
-		serial, ok = r.devices[ev.DeviceID]
-	}
-	if !ok {
-		return ErrUnmapped
+		return state.Unmapped, nil
 	}
 	// The same change reaches us once per user: same event, device and eventTime. The id and the
 	// Idempotency-Key, where the cloud sends them, identify a delivery too.
@@ -74,15 +39,23 @@ func (r *Receiver) HandleCloudEvent(_ context.Context, ev tedee.CloudEvent, idem
 	if idempotencyKey != "" {
 		keys = append(keys, "id|"+idempotencyKey)
 	}
-	now := r.now()
-	if r.seen.seenOrAdd(now, keys...) {
-		return ErrDuplicate
+	if k.seen.seenOrAdd(now, keys...) {
+		return state.Duplicate, nil
 	}
 	e := ev.Event
 	e.Serial = serial
-	msgs, err := r.store.Apply("", e, now)
-	r.publish(msgs...)
-	return err
+	return k.apply("", e, now)
+}
+
+// serialOf maps a cloud device id to a serial: as a bridge reported it, else from cloud.devices.
+func (k *Keeper) serialOf(id int64) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if serial, ok := k.store.SerialOf(id); ok {
+		return serial, true
+	}
+	serial, ok := k.devices[id]
+	return serial, ok
 }
 
 // recent remembers keys for a while, up to a number of entries.

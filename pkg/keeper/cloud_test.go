@@ -1,8 +1,6 @@
-package cloud
+package keeper
 
 import (
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,15 +54,26 @@ func decode(t *testing.T, body string) tedee.CloudEvent {
 	return ev
 }
 
-func newReceiver(store *state.Store) (*Receiver, *sink) {
+func (s *sink) Publish(msgs ...state.Message) { s.publish(msgs...) }
+
+func newReceiver(store *state.Store) (*Keeper, *sink) {
 	out := &sink{}
-	return NewReceiver(store, map[int64]string{12345: "CLOUD-1"}, out.publish, func() time.Time { return now }), out
+	return New(store, out, Options{CloudDevices: map[int64]string{12345: "CLOUD-1"}}), out
+}
+
+// handle applies a cloud webhook and returns its outcome; a failure ends the test.
+func handle(t *testing.T, k *Keeper, ev tedee.CloudEvent, idempotencyKey string) state.Outcome {
+	t.Helper()
+	o, err := k.CloudEvent(ev, idempotencyKey, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 // TestFixtures: every documented cloud webhook, the seed's lock-status-changed first.
 func TestFixtures(t *testing.T) {
 	r, out := newReceiver(state.New("tedee", nil))
-	ctx := context.Background()
 	tests := []struct {
 		name string
 		want map[string]string
@@ -76,8 +85,8 @@ func TestFixtures(t *testing.T) {
 		{"bell-button-pressed", map[string]string{}},
 	}
 	for _, tt := range tests {
-		if err := r.HandleCloudEvent(ctx, decode(t, fixture(t, tt.name)), ""); err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
+		if o := handle(t, r, decode(t, fixture(t, tt.name)), ""); o != state.Applied {
+			t.Fatalf("%s: %v", tt.name, o)
 		}
 		got := out.take()
 		for topic, payload := range tt.want {
@@ -104,16 +113,15 @@ func TestFixtures(t *testing.T) {
 // TestOneChangePerUserIsDeliveredOnce: the cloud sends the same change to every user of the lock.
 func TestOneChangePerUserIsDeliveredOnce(t *testing.T) {
 	r, out := newReceiver(state.New("tedee", nil))
-	ctx := context.Background()
 	body := fixture(t, "lock-status-changed")
-	if err := r.HandleCloudEvent(ctx, decode(t, body), ""); err != nil {
-		t.Fatal(err)
+	if o := handle(t, r, decode(t, body), ""); o != state.Applied {
+		t.Fatal(o)
 	}
 	out.take()
 	other := strings.Replace(body, "<user-identity>", "second-user", 1)
 	other = strings.Replace(other, `"timestamp": "2022-11-09T14:15:30.244Z"`, `"timestamp": "2022-11-09T14:15:31.001Z"`, 1)
-	if err := r.HandleCloudEvent(ctx, decode(t, other), ""); !errors.Is(err, ErrDuplicate) {
-		t.Errorf("second user's copy: err = %v, want ErrDuplicate", err)
+	if o := handle(t, r, decode(t, other), ""); o != state.Duplicate {
+		t.Errorf("second user's copy: outcome %v, want ErrDuplicate", o)
 	}
 	if got := out.take(); len(got) != 0 {
 		t.Errorf("duplicate published %v", got)
@@ -122,7 +130,6 @@ func TestOneChangePerUserIsDeliveredOnce(t *testing.T) {
 
 func TestIdempotencyKeys(t *testing.T) {
 	r, _ := newReceiver(state.New("tedee", nil))
-	ctx := context.Background()
 	battery := func(eventTime, id string) tedee.CloudEvent {
 		idField := ""
 		if id != "" {
@@ -130,30 +137,30 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 		return decode(t, `{`+idField+`"event":"device-battery-level-changed","timestamp":"2026-11-01T10:00:01Z","userIdentity":"u","data":{"deviceId":12345,"deviceType":2,"eventTime":"`+eventTime+`","batteryLevel":50}}`)
 	}
-	if err := r.HandleCloudEvent(ctx, battery("2026-11-01T10:00:00Z", "3fa85f64"), ""); err != nil {
-		t.Fatal(err)
+	if o := handle(t, r, battery("2026-11-01T10:00:00Z", "3fa85f64"), ""); o != state.Applied {
+		t.Fatal(o)
 	}
 	// The same id is the same delivery, whatever else differs.
-	if err := r.HandleCloudEvent(ctx, battery("2026-11-01T10:00:05Z", "3fa85f64"), ""); !errors.Is(err, ErrDuplicate) {
-		t.Errorf("same id: %v", err)
+	if o := handle(t, r, battery("2026-11-01T10:00:05Z", "3fa85f64"), ""); o != state.Duplicate {
+		t.Errorf("same id: %v", o)
 	}
 	// So is the same Idempotency-Key header.
-	if err := r.HandleCloudEvent(ctx, battery("2026-11-01T10:00:06Z", ""), "key-1"); err != nil {
-		t.Fatal(err)
+	if o := handle(t, r, battery("2026-11-01T10:00:06Z", ""), "key-1"); o != state.Applied {
+		t.Fatal(o)
 	}
-	if err := r.HandleCloudEvent(ctx, battery("2026-11-01T10:00:07Z", ""), "key-1"); !errors.Is(err, ErrDuplicate) {
-		t.Errorf("same Idempotency-Key: %v", err)
+	if o := handle(t, r, battery("2026-11-01T10:00:07Z", ""), "key-1"); o != state.Duplicate {
+		t.Errorf("same Idempotency-Key: %v", o)
 	}
-	if err := r.HandleCloudEvent(ctx, battery("2026-11-01T10:00:08Z", "other"), "key-2"); err != nil {
-		t.Errorf("a new delivery: %v", err)
+	if o := handle(t, r, battery("2026-11-01T10:00:08Z", "other"), "key-2"); o != state.Applied {
+		t.Errorf("a new delivery: %v", o)
 	}
 }
 
 func TestUnmappedDevice(t *testing.T) {
 	r, out := newReceiver(state.New("tedee", nil))
 	body := strings.Replace(fixture(t, "lock-status-changed"), "12345", "999", 1)
-	if err := r.HandleCloudEvent(context.Background(), decode(t, body), ""); !errors.Is(err, ErrUnmapped) {
-		t.Errorf("err = %v, want ErrUnmapped", err)
+	if o := handle(t, r, decode(t, body), ""); o != state.Unmapped {
+		t.Errorf("outcome %v, want ErrUnmapped", o)
 	}
 	if got := out.take(); len(got) != 0 {
 		t.Errorf("unmapped device published %v", got)
@@ -173,8 +180,8 @@ func TestBridgeMappingAndNoRollback(t *testing.T) {
 	}
 	r, out := newReceiver(store) // cloud.devices maps 12345 to CLOUD-1; the bridge's lock list wins
 	// The seed's eventTime (14:15:28.327) is older than the bridge's unlocked (14:15:29).
-	if err := r.HandleCloudEvent(context.Background(), decode(t, fixture(t, "lock-status-changed")), ""); !errors.Is(err, state.ErrStale) {
-		t.Errorf("older cloud event: err = %v, want ErrStale", err)
+	if o := handle(t, r, decode(t, fixture(t, "lock-status-changed")), ""); o != state.Stale {
+		t.Errorf("older cloud event: outcome %v, want ErrStale", o)
 	}
 	if got := out.take(); len(got) != 0 {
 		t.Errorf("older cloud event published %v", got)
@@ -183,8 +190,8 @@ func TestBridgeMappingAndNoRollback(t *testing.T) {
 		t.Errorf("state rolled back to %s", s)
 	}
 	newer := strings.Replace(fixture(t, "lock-status-changed"), "2022-11-09T14:15:28.327Z", "2022-11-09T14:15:35.000Z", 1)
-	if err := r.HandleCloudEvent(context.Background(), decode(t, newer), ""); err != nil {
-		t.Fatal(err)
+	if o := handle(t, r, decode(t, newer), ""); o != state.Applied {
+		t.Fatal(o)
 	}
 	if got := out.take(); got["tedee/BRIDGE-1/state"] != "locked" || got["tedee/CLOUD-1/state"] != "" {
 		t.Errorf("newer cloud event: %v", got)

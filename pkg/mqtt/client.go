@@ -42,10 +42,15 @@ type Options struct {
 	// StatusTopic receives "online" when connected and "offline" as last will and on Close.
 	StatusTopic     string
 	MaxQueuedEvents int // 0 means DefaultMaxQueuedEvents
-	// OnConnect, when set, runs (in its own goroutine) after every connection and reconnection,
-	// after the subscriptions are renewed: a broker that restarted may have lost retained state.
-	// It gets the client, which may connect before Dial has returned.
-	OnConnect func(*Client)
+	// Republish, when set, queues every retained state and discovery config again. It runs after
+	// every connection and reconnection (a broker restarted without persistence has forgotten
+	// them) and when BirthTopic says "online" (lifecycle.go).
+	Republish  func()
+	BirthTopic string
+	// RestoreFilter and Restore, when set, hold delivery from the start until the retained
+	// messages on RestoreFilter have been read back and handed to Restore (lifecycle.go).
+	RestoreFilter string
+	Restore       func([]state.Message)
 	// Observer, when set, is told the result of every queued message sent to the broker.
 	Observer Observer
 }
@@ -82,16 +87,25 @@ type Client struct {
 	closeOnce   sync.Once
 	subsMu      sync.Mutex
 	subs        []subscription
+	restored    chan struct{} // closed once the retained state has been read back, or not asked for
+	birth       atomic.Bool   // a republish for Home Assistant's birth message is pending
 }
 
-// Dial starts connecting to the broker and returns at once: webhooks are accepted while the
-// broker is unreachable and delivered when it comes up.
+// Dial is New then Start.
 func Dial(opts Options, log *zap.Logger) *Client {
+	c := New(opts, log)
+	c.Start()
+	return c
+}
+
+// New returns a client that queues what is published but does not connect until Start, so that
+// what its options call back into can be built with the client as its publisher.
+func New(opts Options, log *zap.Logger) *Client {
 	if opts.MaxQueuedEvents <= 0 {
 		opts.MaxQueuedEvents = DefaultMaxQueuedEvents
 	}
 	c := &Client{opts: opts, log: log, out: newOutbox(opts.MaxQueuedEvents),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), restored: make(chan struct{}),
 		store: &resumeStore{MemoryStore: paho.NewMemoryStore(), listed: make(chan struct{}, 1)}}
 	po := paho.NewClientOptions().
 		AddBroker(opts.URL).
@@ -114,9 +128,15 @@ func Dial(opts Options, log *zap.Logger) *Client {
 		po.SetTLSConfig(opts.TLS)
 	}
 	c.paho = paho.NewClient(po)
+	return c
+}
+
+// Start starts connecting to the broker and returns at once: webhooks are accepted while the
+// broker is unreachable and delivered when it comes up.
+func (c *Client) Start() {
+	c.startLifecycle()
 	c.paho.Connect() // with ConnectRetry the token completes only once connected; onConnect tells us
 	go c.send()
-	return c
 }
 
 // resumeStore is paho's in-memory store, telling when paho has listed the messages it is to send
@@ -166,9 +186,7 @@ func (c *Client) onConnect(paho.Client) {
 		for _, s := range subs {
 			c.subscribe(s)
 		}
-		if c.opts.OnConnect != nil {
-			c.opts.OnConnect(c)
-		}
+		c.republishOnConnect()
 	}()
 }
 

@@ -39,7 +39,8 @@ func TestSnapshotFirstSight(t *testing.T) {
 }
 
 // TestSnapshotNeverRollsBack: a poll that started before a webhook's event does not undo it, an
-// unchanged poll publishes nothing, and a newer poll applies.
+// unchanged poll publishes only the json (the times of the ordering rule moved, and a restart
+// must read them back), and a newer poll applies.
 func TestSnapshotNeverRollsBack(t *testing.T) {
 	s := New("tedee", nil)
 	if _, err := s.ApplySnapshot("home", snapshot(6, 80), t0, now); err != nil {
@@ -61,8 +62,11 @@ func TestSnapshotNeverRollsBack(t *testing.T) {
 		t.Errorf("state = %s, want unlocked", st)
 	}
 	msgs, _ = s.ApplySnapshot("home", snapshot(2, 70), t0.Add(3*time.Second), now)
-	if len(msgs) != 0 {
-		t.Errorf("unchanged poll published %v", lines(msgs))
+	if len(msgs) != 1 || msgs[0].Topic != "tedee/L-1/json" || !strings.Contains(string(msgs[0].Payload), `"status":"2026-11-01T12:00:03.000Z"`) {
+		t.Errorf("unchanged poll published %v, want only the json with its new times", lines(msgs))
+	}
+	if msgs, _ = s.ApplySnapshot("home", snapshot(2, 70), t0.Add(3*time.Second), now); len(msgs) != 0 {
+		t.Errorf("the same poll again published %v", lines(msgs))
 	}
 	msgs, _ = s.ApplySnapshot("home", snapshot(6, 70), t0.Add(4*time.Second), now)
 	if byTopic(msgs)["tedee/L-1/state"] != "locked" {

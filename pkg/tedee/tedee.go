@@ -6,6 +6,7 @@ package tedee
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -104,6 +105,9 @@ func (d DoorState) Word() string {
 	}
 }
 
+// DoorWords lists every word DoorState.Word can return.
+var DoorWords = []string{"not_paired", "disconnected", "open", "closed", "uncalibrated"}
+
 // Model names the device type as used in payloads: lock_pro, lock_go, or type_<n> for devices the
 // bridge docs do not list (keypads, door sensors, … are paired to bridges too).
 func Model(deviceType int) string {
@@ -115,6 +119,20 @@ func Model(deviceType int) string {
 	default:
 		return "type_" + strconv.Itoa(deviceType)
 	}
+}
+
+// DeviceType reverses Model; 0 for a word Model cannot return.
+func DeviceType(model string) int {
+	switch model {
+	case "lock_pro":
+		return 2
+	case "lock_go":
+		return 4
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(model, "type_")); err == nil && n > 0 && Model(n) == model {
+		return n
+	}
+	return 0
 }
 
 // Event is one decoded webhook, identical whichever delivery format carried it. Pointer fields are

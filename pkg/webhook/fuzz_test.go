@@ -47,25 +47,25 @@ type fuzzRecorder struct {
 	cloud  []tedee.CloudEvent
 }
 
-func (r *fuzzRecorder) HandleEvent(_ context.Context, bridge string, ev tedee.Event) error {
+func (r *fuzzRecorder) HandleEvent(_ context.Context, bridge string, ev tedee.Event) (state.Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.bridge = append(r.bridge, bridge)
 	r.events = append(r.events, ev)
 	if !ev.Known() {
-		return state.ErrUnknownEvent
+		return state.UnknownEvent, nil
 	}
-	return nil
+	return state.Applied, nil
 }
 
-func (r *fuzzRecorder) HandleCloudEvent(_ context.Context, ev tedee.CloudEvent, _ string) error {
+func (r *fuzzRecorder) HandleCloudEvent(_ context.Context, ev tedee.CloudEvent, _ string) (state.Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cloud = append(r.cloud, ev)
 	if !ev.Known() {
-		return state.ErrUnknownEvent
+		return state.UnknownEvent, nil
 	}
-	return nil
+	return state.Applied, nil
 }
 
 func (r *fuzzRecorder) take() (bridges []string, events []tedee.Event, cloud []tedee.CloudEvent) {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/metrics"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
@@ -27,19 +28,21 @@ type blocking struct {
 	release chan struct{}
 }
 
-func (b *blocking) HandleEvent(ctx context.Context, _ string, _ tedee.Event) error {
+func (b *blocking) HandleEvent(ctx context.Context, _ string, _ tedee.Event) (state.Outcome, error) {
 	b.entered <- struct{}{}
 	select {
 	case <-b.release:
 	case <-ctx.Done():
 	}
-	return nil
+	return state.Applied, nil
 }
 
 // panicking is an EventHandler with a bug.
 type panicking struct{ value any }
 
-func (p panicking) HandleEvent(context.Context, string, tedee.Event) error { panic(p.value) }
+func (p panicking) HandleEvent(context.Context, string, tedee.Event) (state.Outcome, error) {
+	panic(p.value)
+}
 
 // panicCounter is an Observer that also counts panics.
 type panicCounter struct {

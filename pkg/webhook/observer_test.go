@@ -48,28 +48,29 @@ func TestObserverOutcomes(t *testing.T) {
 	tests := []struct {
 		name, method, path, body string
 		header                   []string
+		outcome                  state.Outcome
 		handlerErr               error
 		status                   int
 		want                     string
 	}{
-		{"applied", "POST", "/webhook/home", lock, auth, nil, 204, "bridge lock-status-changed applied"},
-		{"applied GET", "GET", "/webhook/home" + fixture(t, "device-battery-level-changed.get"), "", auth, nil, 204,
+		{"applied", "POST", "/webhook/home", lock, auth, "", nil, 204, "bridge lock-status-changed applied"},
+		{"applied GET", "GET", "/webhook/home" + fixture(t, "device-battery-level-changed.get"), "", auth, "", nil, 204,
 			"bridge device-battery-level-changed applied"},
-		{"stale", "POST", "/webhook/home", lock, auth, state.ErrStale, 204, "bridge lock-status-changed stale"},
-		{"unknown event", "POST", "/webhook/home", unknown, auth, state.ErrUnknownEvent, 204, "bridge other unknown_event"},
-		{"malformed", "POST", "/webhook/home", `{"event":`, auth, nil, 400, "bridge invalid invalid"},
-		{"bad serial", "GET", "/webhook/home?event=lock-status-changed&timestamp=2023-07-25T14:41:48.825Z&serialNumber=%23&state=6", "", auth, nil, 400,
+		{"stale", "POST", "/webhook/home", lock, auth, state.Stale, nil, 204, "bridge lock-status-changed stale"},
+		{"unknown event", "POST", "/webhook/home", unknown, auth, state.UnknownEvent, nil, 204, "bridge other unknown_event"},
+		{"malformed", "POST", "/webhook/home", `{"event":`, auth, "", nil, 400, "bridge invalid invalid"},
+		{"bad serial", "GET", "/webhook/home?event=lock-status-changed&timestamp=2023-07-25T14:41:48.825Z&serialNumber=%23&state=6", "", auth, "", nil, 400,
 			"bridge invalid invalid"},
-		{"POST with path", "POST", "/webhook/home/event=x", lock, auth, nil, 404, "bridge invalid invalid"},
-		{"no secret", "POST", "/webhook/home", lock, nil, nil, 401, "bridge unknown unauthorized"},
-		{"unknown bridge", "POST", "/webhook/garage", lock, auth, nil, 404, "bridge unknown unknown_bridge"},
-		{"too large", "POST", "/webhook/home", lock + strings.Repeat(" ", 2000), auth, nil, 413, "bridge unknown too_large"},
-		{"too many locks", "POST", "/webhook/home", lock, auth, state.ErrTooManyLocks, 503, "bridge lock-status-changed error"},
-		{"handler failed", "POST", "/webhook/home", lock, auth, errors.New("boom"), 500, "bridge lock-status-changed error"},
+		{"POST with path", "POST", "/webhook/home/event=x", lock, auth, "", nil, 404, "bridge invalid invalid"},
+		{"no secret", "POST", "/webhook/home", lock, nil, "", nil, 401, "bridge unknown unauthorized"},
+		{"unknown bridge", "POST", "/webhook/garage", lock, auth, "", nil, 404, "bridge unknown unknown_bridge"},
+		{"too large", "POST", "/webhook/home", lock + strings.Repeat(" ", 2000), auth, "", nil, 413, "bridge unknown too_large"},
+		{"too many locks", "POST", "/webhook/home", lock, auth, "", state.ErrTooManyLocks, 503, "bridge lock-status-changed error"},
+		{"handler failed", "POST", "/webhook/home", lock, auth, "", errors.New("boom"), 500, "bridge lock-status-changed error"},
 	}
 	for _, tt := range tests {
 		rec.mu.Lock()
-		rec.err = tt.handlerErr
+		rec.outcome, rec.err = tt.outcome, tt.handlerErr
 		rec.mu.Unlock()
 		if r := do(t, tt.method, base+tt.path, tt.body, tt.header...); r.status != tt.status {
 			t.Errorf("%s: status %d %s, want %d", tt.name, r.status, r.body, tt.status)

@@ -22,7 +22,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/cloud"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
@@ -36,10 +35,10 @@ const shutdownTimeout = 10 * time.Second
 // DefaultMaxConcurrent is Options.MaxConcurrent when it is 0.
 const DefaultMaxConcurrent = 256
 
-// EventHandler receives every decoded event. The errors of package state are understood:
-// ErrStale and ErrUnknownEvent are accepted (204) but logged; ErrTooManyLocks is a 503.
+// EventHandler receives every decoded event and says what became of it. Every outcome is
+// accepted (204); an error is a failure: state.ErrTooManyLocks is a 503, anything else a 500.
 type EventHandler interface {
-	HandleEvent(ctx context.Context, bridge string, ev tedee.Event) error
+	HandleEvent(ctx context.Context, bridge string, ev tedee.Event) (state.Outcome, error)
 }
 
 // Options configures the server.
@@ -87,23 +86,22 @@ const (
 	EventInvalid = "invalid"
 	EventOther   = "other"
 
-	OutcomeApplied       = "applied"        // handled and published
-	OutcomeStale         = "stale"          // older than what was applied: dropped (204)
-	OutcomeUnknownEvent  = "unknown_event"  // not a documented event: ignored (204)
-	OutcomeInvalid       = "invalid"        // malformed: 400 (or a POST to a path: 404)
-	OutcomeUnauthorized  = "unauthorized"   // missing or wrong secret: 401
-	OutcomeUnknownBridge = "unknown_bridge" // 404
-	OutcomeTooLarge      = "too_large"      // 413
-	OutcomeError         = "error"          // too many locks (503) or the handler failed (500)
-	OutcomeDuplicate     = "duplicate"      // cloud: a copy of a webhook already received (204)
-	OutcomeUnmapped      = "unmapped"       // cloud: no lock serial known for the device id (204)
-	OutcomeBusy          = "busy"           // over Options.MaxConcurrent: 503 at once
+	OutcomeApplied       = string(state.Applied)      // handled and published
+	OutcomeStale         = string(state.Stale)        // older than what was applied: dropped (204)
+	OutcomeUnknownEvent  = string(state.UnknownEvent) // not a documented event: ignored (204)
+	OutcomeInvalid       = "invalid"                  // malformed: 400 (or a POST to a path: 404)
+	OutcomeUnauthorized  = "unauthorized"             // missing or wrong secret: 401
+	OutcomeUnknownBridge = "unknown_bridge"           // 404
+	OutcomeTooLarge      = "too_large"                // 413
+	OutcomeError         = "error"                    // too many locks (503) or the handler failed (500)
+	OutcomeDuplicate     = string(state.Duplicate)    // cloud: a copy of a webhook already received (204)
+	OutcomeUnmapped      = string(state.Unmapped)     // cloud: no lock serial known for the device id (204)
+	OutcomeBusy          = "busy"                     // over Options.MaxConcurrent: 503 at once
 )
 
-// CloudHandler receives every decoded Tedee Cloud webhook. Besides the errors EventHandler
-// understands, cloud.ErrDuplicate and cloud.ErrUnmapped are accepted (204) and counted.
+// CloudHandler receives every decoded Tedee Cloud webhook, as EventHandler does bridge webhooks.
 type CloudHandler interface {
-	HandleCloudEvent(ctx context.Context, ev tedee.CloudEvent, idempotencyKey string) error
+	HandleCloudEvent(ctx context.Context, ev tedee.CloudEvent, idempotencyKey string) (state.Outcome, error)
 }
 
 // requestIDPattern is what an X-Request-Id sent by a client must look like to be kept (and
@@ -331,7 +329,8 @@ func (s *Server) webhook(c echo.Context) error {
 	}
 	log = log.With(zap.String("bridge", bridge), zap.String("event", ev.Name), zap.String("serial", ev.Serial))
 	var resp error
-	outcome, resp = answer(c, log, s.handler.HandleEvent(req.Context(), bridge, ev), ev.Timestamp)
+	verdict, err := s.handler.HandleEvent(req.Context(), bridge, ev)
+	outcome, resp = answer(c, log, verdict, err, ev.Timestamp)
 	return resp
 }
 
@@ -387,7 +386,8 @@ func (s *Server) cloudWebhook(c echo.Context, secret string) error {
 	}
 	log = log.With(zap.String("event", ev.Name), zap.Int64("device_id", ev.DeviceID))
 	var resp error
-	outcome, resp = answer(c, log, s.opts.Cloud.HandleCloudEvent(req.Context(), ev, key), ev.Timestamp)
+	verdict, err := s.opts.Cloud.HandleCloudEvent(req.Context(), ev, key)
+	outcome, resp = answer(c, log, verdict, err, ev.Timestamp)
 	return resp
 }
 
@@ -432,31 +432,30 @@ func (s *Server) route(escapedPath string) (bridge, tail string) {
 // answer turns the handlers' verdict on an event into the response and the outcome counted. What
 // was received and understood is accepted (204) even when nothing is published, so the sender does
 // not retry it.
-func answer(c echo.Context, log *zap.Logger, err error, at time.Time) (string, error) {
+func answer(c echo.Context, log *zap.Logger, verdict state.Outcome, err error, at time.Time) (string, error) {
 	switch {
-	case err == nil:
-		log.Debug("webhook applied", zap.Time("event_time", at))
-		return OutcomeApplied, c.NoContent(http.StatusNoContent)
-	case errors.Is(err, state.ErrUnknownEvent):
-		// Never published as if we knew what it meant.
-		log.Info("ignored unknown event")
-		return OutcomeUnknownEvent, c.NoContent(http.StatusNoContent)
-	case errors.Is(err, state.ErrStale):
-		log.Info("dropped out-of-order event", zap.Time("event_time", at))
-		return OutcomeStale, c.NoContent(http.StatusNoContent)
-	case errors.Is(err, cloud.ErrDuplicate):
-		log.Debug("dropped duplicate cloud webhook")
-		return OutcomeDuplicate, c.NoContent(http.StatusNoContent)
-	case errors.Is(err, cloud.ErrUnmapped):
-		log.Warn("cloud webhook for a device with no known serial; add it to cloud.devices")
-		return OutcomeUnmapped, c.NoContent(http.StatusNoContent)
 	case errors.Is(err, state.ErrTooManyLocks):
 		log.Warn("refused event for a new lock", zap.Error(err))
 		return OutcomeError, jsonError(c, http.StatusServiceUnavailable, err.Error())
-	default:
+	case err != nil:
 		log.Error("handle event", zap.Error(err))
 		return OutcomeError, jsonError(c, http.StatusInternalServerError, "internal error")
 	}
+	switch verdict {
+	case state.UnknownEvent:
+		// Never published as if we knew what it meant.
+		log.Info("ignored unknown event")
+	case state.Stale:
+		log.Info("dropped out-of-order event", zap.Time("event_time", at))
+	case state.Duplicate:
+		log.Debug("dropped duplicate cloud webhook")
+	case state.Unmapped:
+		log.Warn("cloud webhook for a device with no known serial; add it to cloud.devices")
+	default:
+		log.Debug("webhook applied", zap.Time("event_time", at))
+		verdict = state.Applied
+	}
+	return string(verdict), c.NoContent(http.StatusNoContent)
 }
 
 // authorized checks "Authorization: Bearer <secret>"; the scheme is case-insensitive (RFC 7235).

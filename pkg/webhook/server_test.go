@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,14 +23,19 @@ import (
 type recorder struct {
 	mu     sync.Mutex
 	events []string // "bridge event serial"
-	err    error
+	// What HandleEvent answers: outcome (Applied when empty) and err.
+	outcome state.Outcome
+	err     error
 }
 
-func (r *recorder) HandleEvent(_ context.Context, bridge string, ev tedee.Event) error {
+func (r *recorder) HandleEvent(_ context.Context, bridge string, ev tedee.Event) (state.Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, bridge+" "+ev.Name+" "+ev.Serial)
-	return r.err
+	if r.err != nil {
+		return "", r.err
+	}
+	return cmp.Or(r.outcome, state.Applied), nil
 }
 
 func (r *recorder) got() []string {
@@ -193,15 +199,16 @@ func TestSecret(t *testing.T) {
 
 func TestHandlerOutcomes(t *testing.T) {
 	for _, tt := range []struct {
-		err    error
-		status int
+		outcome state.Outcome
+		err     error
+		status  int
 	}{
-		{nil, 204}, {state.ErrStale, 204}, {state.ErrUnknownEvent, 204},
-		{state.ErrTooManyLocks, 503}, {fmt.Errorf("boom"), 500},
+		{state.Applied, nil, 204}, {state.Stale, nil, 204}, {state.UnknownEvent, nil, 204},
+		{"", state.ErrTooManyLocks, 503}, {"", fmt.Errorf("boom"), 500},
 	} {
-		base := start(t, Options{}, &recorder{err: tt.err})
+		base := start(t, Options{}, &recorder{outcome: tt.outcome, err: tt.err})
 		if r := do(t, "POST", base+"/webhook", fixture(t, "lock-status-changed.json")); r.status != tt.status {
-			t.Errorf("handler error %v: status %d, want %d", tt.err, r.status, tt.status)
+			t.Errorf("handler %q %v: status %d, want %d", tt.outcome, tt.err, r.status, tt.status)
 		}
 	}
 }

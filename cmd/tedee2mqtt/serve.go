@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/broker"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/controller"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/keeper"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/metrics"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/webhook"
+)
+
+const (
+	// drainTimeout bounds how long shutdown waits for the broker to take what is pending.
+	drainTimeout = 5 * time.Second
+	// restoreTimeout bounds how long webhooks wait (in the listen queue) at startup for the state
+	// the broker retains to be read back, so that a late retry cannot slip in before the state
+	// it is older than. A broker that is down does not hold them longer: they are served, and
+	// what they publish waits for the restore (mqtt.Options.Restore).
+	restoreTimeout = 5 * time.Second
+)
+
+// serve runs the service until ctx is done or a part of it fails, then shuts down in order: stop
+// accepting webhooks and finish those in flight, deliver what is pending, publish offline,
+// disconnect.
+func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	brokerURL := cfg.MQTT.URL
+	if brokerURL == "" {
+		b, err := broker.Start(cfg.MQTT.EmbeddedListen, log.Named("broker"))
+		if err != nil {
+			return fmt.Errorf("start embedded broker: %w", err)
+		}
+		defer b.Close()
+		brokerURL = "tcp://" + b.Addr()
+	}
+	met := metrics.New()
+	var disc *homeassistant.Options
+	if cfg.HomeAssistant.Enabled {
+		disc = &homeassistant.Options{Prefix: cfg.HomeAssistant.DiscoveryPrefix, Base: cfg.MQTT.BaseTopic,
+			QoS: cfg.MQTT.QoS, Version: version}
+	}
+	client, owner, err := connect(cfg, brokerURL, disc, met, log)
+	if err != nil {
+		return err
+	}
+	met.SetMQTT(client)
+
+	controllers := newControllers(cfg, owner, met, log)
+	router := controller.NewRouter(ctx, cfg.MQTT.BaseTopic, controllers, client.Publish, met.ObserveCommand,
+		log.Named("commands"))
+	router.SetQueueTimeout(cfg.Commands.QueueTimeout)
+	client.Subscribe(router.Filter(), router.Handle)
+
+	names := make([]string, len(cfg.Bridges))
+	for i, b := range cfg.Bridges {
+		names[i] = b.Name
+	}
+	events := &webhookEvents{owner: owner, controllers: map[string]*controller.Controller{}, now: time.Now,
+		pace: func() { client.WaitBelow(mqtt.PaceBacklog, mqtt.PaceWait) }}
+	for _, c := range controllers {
+		events.controllers[c.Bridge()] = c
+	}
+	opts := webhook.Options{Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met}
+	if cfg.Cloud.Enabled {
+		opts.CloudPathSecret, opts.Cloud = cfg.Cloud.PathSecret, events
+	}
+	srv, err := webhook.New(opts, events, log.Named("http"))
+	if err != nil {
+		_ = client.Close(0)
+		return err
+	}
+	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
+		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled))
+
+	select {
+	case <-client.Restored():
+	case <-time.After(restoreTimeout):
+		log.Warn("broker not reachable: serving webhooks, and holding what they publish until the state it retains has been read back")
+	case <-ctx.Done():
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range controllers {
+		g.Go(func() error { return c.Run(gctx) }) // failures are logged and retried inside
+	}
+	g.Go(func() error { return srv.Run(gctx) })
+	runErr := g.Wait()
+	log.Info("shutting down", zap.Int("pending_messages", client.Pending()))
+	if err := client.Close(drainTimeout); err != nil {
+		log.Error("messages lost at shutdown", zap.Error(err))
+	}
+	return runErr
+}
+
+// connect returns the MQTT client and the owner of the state, which publishes through it. The
+// client reads back the state an earlier run left retained before it delivers anything, and
+// republishes everything when the broker or Home Assistant may have lost it.
+func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, met *metrics.Metrics,
+	log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
+	var owner *keeper.Keeper // set before the client starts, which is when it calls back
+	opts := mqtt.Options{
+		URL: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status", Observer: met,
+		Republish:     func() { owner.Republish() },
+		RestoreFilter: cfg.MQTT.BaseTopic + "/+/json",
+		Restore:       func(msgs []state.Message) { restore(owner, msgs, log) },
+	}
+	if disc != nil {
+		opts.BirthTopic = cfg.HomeAssistant.StatusTopic
+	}
+	if t := cfg.MQTT.TLS; t.CAFile != "" || t.CertFile != "" || t.InsecureSkipVerify {
+		tlsConf, err := mqtt.TLSConfig(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mqtt tls: %w", err)
+		}
+		opts.TLS = tlsConf
+	}
+	client := mqtt.New(opts, log.Named("mqtt"))
+	owner = keeper.New(state.New(cfg.MQTT.BaseTopic, disc), client,
+		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices)})
+	client.Start()
+	return client, owner, nil
+}
+
+// restore merges the lock snapshots an earlier run left retained, so that state and the ordering
+// rule survive a restart even without the Bridge API.
+func restore(owner *keeper.Keeper, msgs []state.Message, log *zap.Logger) {
+	restored := 0
+	for _, m := range msgs {
+		if err := owner.Restore(m.Topic, m.Payload); err != nil {
+			log.Debug("skipped retained snapshot", zap.String("topic", m.Topic), zap.Error(err))
+			continue
+		}
+		restored++
+	}
+	log.Info("restored state from the broker", zap.Int("snapshots", restored))
+}
+
+// newControllers returns a controller for every bridge with a host: its Bridge API is used for
+// sync, commands and callback registration.
+func newControllers(cfg config.Config, owner *keeper.Keeper, met *metrics.Metrics, log *zap.Logger) []*controller.Controller {
+	var controllers []*controller.Controller
+	for _, b := range cfg.Bridges {
+		if b.Host == "" {
+			continue
+		}
+		blog := log.Named("bridge").With(zap.String("bridge", b.Name))
+		api := tedeeapi.New(tedeeapi.Options{Bridge: b.Name, BaseURL: "http://" + b.Host, Token: b.Token,
+			TokenMode: b.TokenMode, Observer: met}, blog)
+		controllers = append(controllers, controller.New(controller.Options{Bridge: b.Name, PollInterval: b.PollInterval,
+			PublicURL: b.PublicURL, CallbackMethod: b.CallbackMethod, Secret: cfg.HTTP.Secret,
+			CommandTimeout: cfg.Commands.Timeout}, api, owner, blog))
+		blog.Info("using the Bridge API", zap.String("host", b.Host), zap.String("token_mode", b.TokenMode),
+			zap.Bool("register_callback", b.PublicURL != ""))
+	}
+	return controllers
+}
+
+// cloudDevices turns cloud.devices (validated: decimal ids) into the keeper's map.
+func cloudDevices(devices map[string]string) map[int64]string {
+	out := make(map[int64]string, len(devices))
+	for id, serial := range devices {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			out[n] = serial
+		}
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+// Package keeper owns the state: every change, whatever its source (bridge and cloud webhooks,
+// Bridge API readings, command read-backs, the restore at startup, republishing, removal), is
+// applied to the core (package state) and handed to the publisher under one lock. So the
+// messages leave in the order the state changed, and what stays retained on the broker is what
+// the store holds, however the sources interleave. Nothing else calls the store's mutating
+// methods.
+package keeper
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// Publisher takes the messages of a change. Publish must not block: it is called with the
+// keeper's lock held, which is what keeps changes and their messages in one order. The MQTT
+// client's outbox only queues.
+type Publisher interface {
+	Publish(msgs ...state.Message)
+}
+
+// Options configure a keeper.
+type Options struct {
+	// CloudDevices maps Tedee Cloud device ids to serials for locks that no bridge reports
+	// (cloud.devices).
+	CloudDevices map[int64]string
+}
+
+// Keeper applies and publishes every change. It is safe for concurrent use.
+type Keeper struct {
+	out     Publisher
+	devices map[int64]string
+	seen    *recent // cloud webhooks already received
+
+	mu      sync.Mutex
+	store   *state.Store
+	changed chan struct{} // closed at the next change, then replaced
+}
+
+// New returns a keeper of store, publishing through out.
+func New(store *state.Store, out Publisher, opts Options) *Keeper {
+	return &Keeper{store: store, out: out, devices: opts.CloudDevices,
+		seen: newRecent(dedupEntries, dedupWindow), changed: make(chan struct{})}
+}
+
+// change runs f on the store with the lock held and publishes what it returns, still under the
+// lock, then wakes those waiting for a change.
+func (k *Keeper) change(f func(s *state.Store) []state.Message) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	msgs := f(k.store)
+	if len(msgs) == 0 {
+		return
+	}
+	k.out.Publish(msgs...)
+	close(k.changed)
+	k.changed = make(chan struct{})
+}
+
+// Changed returns a channel that is closed at the next change published, for those who wait for
+// a lock to report something (command confirmations) or follow the state (status page).
+func (k *Keeper) Changed() <-chan struct{} {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.changed
+}
+
+// BridgeEvent applies a webhook received from the named bridge. The error is a real failure
+// (too many locks); what is merely not applied is an outcome.
+func (k *Keeper) BridgeEvent(bridge string, ev tedee.Event, now time.Time) (state.Outcome, error) {
+	return k.apply(bridge, ev, now)
+}
+
+func (k *Keeper) apply(bridge string, ev tedee.Event, now time.Time) (state.Outcome, error) {
+	var err error
+	k.change(func(s *state.Store) []state.Message {
+		var msgs []state.Message
+		msgs, err = s.Apply(bridge, ev, now)
+		return msgs
+	})
+	switch err {
+	case nil:
+		return state.Applied, nil
+	case state.ErrStale:
+		return state.Stale, nil
+	case state.ErrUnknownEvent:
+		return state.UnknownEvent, nil
+	}
+	return "", err
+}
+
+// Snapshot applies a lock as read from the named bridge's API at the bridge's time ts.
+func (k *Keeper) Snapshot(bridge string, snap state.LockSnapshot, ts, now time.Time) error {
+	var err error
+	k.change(func(s *state.Store) []state.Message {
+		var msgs []state.Message
+		msgs, err = s.ApplySnapshot(bridge, snap, ts, now)
+		return msgs
+	})
+	return err
+}
+
+// Bridge applies a bridge's details as read from its API.
+func (k *Keeper) Bridge(name string, info state.BridgeInfo, ts, now time.Time) {
+	k.change(func(s *state.Store) []state.Message { return s.SetBridge(name, info, ts, now) })
+}
+
+// Remove forgets a lock and clears its retained topics and Home Assistant entities.
+func (k *Keeper) Remove(serial string) {
+	k.change(func(s *state.Store) []state.Message { return s.RemoveLock(serial) })
+}
+
+// Restore merges a json snapshot an earlier run left retained. Nothing is published.
+func (k *Keeper) Restore(topic string, payload []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.Restore(topic, payload)
+}
+
+// Republish publishes every discovery config and retained state again (Home Assistant came
+// online, the broker connection came back).
+func (k *Keeper) Republish() {
+	k.change(func(s *state.Store) []state.Message { return s.Republish() })
+}
+
+// LockState returns the lock's current state word, if known.
+func (k *Keeper) LockState(serial string) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.LockState(serial)
+}
+
+// LocksOf returns the serials of the locks last heard through the named bridge.
+func (k *Keeper) LocksOf(bridge string) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.LocksOf(bridge)
+}

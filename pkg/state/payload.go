@@ -1,0 +1,146 @@
+package state
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// This file is the MQTT payload contract (contract §4): what the per-fact, json and event topics
+// carry.
+
+// timeLayout is RFC 3339 with fixed milliseconds, the precision Tedee uses.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// LockJSON is the payload of <base>/<serial>/json: everything known about a lock. Facts never
+// reported are null.
+type LockJSON struct {
+	Serial    string  `json:"serial"`
+	ID        int64   `json:"id"`
+	Name      *string `json:"name"` // as named in the Tedee app; null until the Bridge API or the Tedee Cloud says
+	Model     *string `json:"model"`
+	State     *string `json:"state"`
+	Jammed    *bool   `json:"jammed"`
+	Door      *string `json:"door"`
+	Battery   *int    `json:"battery"`
+	Charging  *bool   `json:"charging"`
+	Connected *bool   `json:"connected"`
+	Bridge    *string `json:"bridge"` // null when only the Tedee Cloud has reported the lock
+	UpdatedAt string  `json:"updated_at"`
+	Timestamp string  `json:"timestamp"`
+	// Timestamps holds the newest event time applied per kind of fact (status, battery, charging,
+	// connection), so the ordering rule can survive a restart.
+	Timestamps map[string]string `json:"timestamps"`
+}
+
+// EventJSON is the payload of <base>/<serial>/event: the event as received, normalised so that
+// the three delivery formats give the same message, with the facts it carried as words.
+type EventJSON struct {
+	Event     string         `json:"event"`
+	Timestamp string         `json:"timestamp"`
+	Source    string         `json:"source"`           // "bridge" or "cloud"
+	Bridge    string         `json:"bridge,omitempty"` // the bridge whose webhook it was
+	Serial    string         `json:"serial,omitempty"`
+	DeviceID  int64          `json:"device_id,omitempty"`
+	Model     string         `json:"model,omitempty"`
+	State     string         `json:"state,omitempty"`
+	Jammed    *bool          `json:"jammed,omitempty"`
+	Door      string         `json:"door,omitempty"`
+	Battery   *int           `json:"battery,omitempty"`
+	Connected *bool          `json:"connected,omitempty"`
+	Data      map[string]any `json:"data"`
+}
+
+// BridgeJSON is the payload of <base>/<bridge>/json.
+type BridgeJSON struct {
+	Name      string  `json:"name"`
+	Serial    *string `json:"serial"`
+	Connected *bool   `json:"connected"`
+	UpdatedAt string  `json:"updated_at"`
+	Timestamp string  `json:"timestamp"`
+}
+
+func (s *Store) factMessage(l *lock, f fact) Message {
+	var payload string
+	switch f {
+	case factState:
+		payload = *l.state
+	case factJammed:
+		payload = strconv.FormatBool(*l.jammed)
+	case factDoor:
+		payload = *l.door
+	case factBattery:
+		payload = "unknown"
+		if l.battery != nil {
+			payload = strconv.Itoa(*l.battery)
+		}
+	case factCharging:
+		payload = strconv.FormatBool(*l.charging)
+	case factConnected:
+		payload = strconv.FormatBool(*l.connected)
+	}
+	return Message{Topic: s.topic(l.serial, string(f)), Payload: []byte(payload), Retain: true}
+}
+
+func (s *Store) lockJSON(l *lock) Message {
+	j := LockJSON{
+		Serial: l.serial, ID: l.id, State: l.state, Jammed: l.jammed, Door: l.door,
+		Battery: l.battery, Charging: l.charging, Connected: l.connected,
+		UpdatedAt: l.updatedAt.UTC().Format(timeLayout), Timestamp: l.newest.UTC().Format(timeLayout),
+		Timestamps: map[string]string{},
+	}
+	if l.deviceType != 0 {
+		model := tedee.Model(l.deviceType)
+		j.Model = &model
+	}
+	if l.bridge != "" {
+		j.Bridge = &l.bridge
+	}
+	if l.name != "" {
+		j.Name = &l.name
+	}
+	for k := kind(0); k < numKinds; k++ {
+		if l.seen[k] {
+			j.Timestamps[kindNames[k]] = l.applied[k].UTC().Format(timeLayout)
+		}
+	}
+	return Message{Topic: s.topic(l.serial, "json"), Payload: mustJSON(j), Retain: true}
+}
+
+func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message {
+	j := EventJSON{
+		Event: ev.Name, Timestamp: ev.Timestamp.UTC().Format(timeLayout), Source: "bridge", Bridge: bridgeName,
+		Serial: ev.Serial, DeviceID: ev.DeviceID, Jammed: ev.Jammed, Connected: ev.Connected, Data: ev.Data,
+	}
+	if bridgeName == "" {
+		j.Source = "cloud"
+	}
+	if ev.DeviceType != 0 {
+		j.Model = tedee.Model(ev.DeviceType)
+	}
+	if ev.State != nil {
+		j.State = ev.State.Word()
+	}
+	if ev.DoorState != nil {
+		j.Door = ev.DoorState.Word()
+	}
+	if ev.Battery != nil && tedee.BatteryKnown(*ev.Battery) {
+		j.Battery = ev.Battery
+	}
+	payload, err := json.Marshal(j)
+	if err != nil {
+		// Data came out of encoding/json and marshals back; should it ever not, the event is
+		// still worth publishing without it.
+		j.Data = nil
+		payload = mustJSON(j)
+	}
+	return Message{Topic: s.topic(l.serial, "event"), Payload: payload, Retain: false}
+}
+
+// mustJSON marshals the payload types of this package, which hold only strings, numbers, booleans
+// and string maps and so cannot fail to marshal.
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}

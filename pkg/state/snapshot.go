@@ -1,0 +1,75 @@
+package state
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// LockSnapshot is a lock as the Bridge API reports it (GET /lock).
+type LockSnapshot struct {
+	ID         int64
+	Serial     string
+	Name       string
+	DeviceType int
+	Firmware   string
+	Connected  bool
+	State      tedee.LockState
+	Jammed     bool
+	DoorState  *tedee.DoorState // nil: firmware without door sensor support
+	Battery    int              // 0–100, or 255 for "not known"
+	Charging   bool
+	PullSpring bool // pull spring enabled in the lock's settings
+}
+
+// ApplySnapshot applies a lock as polled from the Bridge API. ts is the bridge's time when the
+// poll started: each kind of fact applies only if no newer event of that kind has been applied,
+// so a poll never rolls back a webhook that arrived meanwhile. Only facts that changed are
+// published, with the json snapshot and any discovery change; no event message, since nothing
+// happened. The json is published too when only the times of the ordering rule moved, so that
+// what a restart reads back orders the next events as this process would.
+func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time.Time) ([]Message, error) {
+	if !tedee.ValidSerial(snap.Serial) {
+		return nil, fmt.Errorf("lock %d: serial %q cannot be a topic segment", snap.ID, snap.Serial)
+	}
+	l, created, err := s.lockFor(snap.Serial)
+	if err != nil {
+		return nil, err
+	}
+	s.identify(l, snap.ID)
+	l.deviceType, l.bridge, l.firmware = snap.DeviceType, bridgeName, snap.Firmware
+	if name, ok := deviceName(snap.Name); ok {
+		l.name = name
+	}
+	l.pullSpring = &snap.PullSpring
+	applied, seen, newest := l.applied, l.seen, l.newest
+	var changed facts
+	if l.accept(kindStatus, ts) {
+		l.setStatus(&changed, snap.State, &snap.Jammed, snap.DoorState)
+	}
+	if l.accept(kindBattery, ts) {
+		l.setBattery(&changed, snap.Battery)
+	}
+	if l.accept(kindCharging, ts) {
+		set(&changed, factCharging, &l.charging, snap.Charging)
+	}
+	if l.accept(kindConnection, ts) {
+		set(&changed, factConnected, &l.connected, snap.Connected)
+	}
+	if ts.After(l.newest) {
+		l.newest = ts
+	}
+	msgs := s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
+	msgs = append(msgs, s.lockDiscovery(l, false)...)
+	for _, f := range changed {
+		msgs = append(msgs, s.factMessage(l, f))
+	}
+	if len(changed) > 0 || created {
+		l.updatedAt = now
+	}
+	if len(changed) > 0 || created || applied != l.applied || seen != l.seen || newest != l.newest {
+		msgs = append(msgs, s.lockJSON(l))
+	}
+	return msgs, nil
+}

@@ -1,0 +1,157 @@
+// Package state is the core of tedee2mqtt: it keeps what is known about every lock and bridge and
+// turns each decoded Tedee event, Bridge API reading or restored snapshot into the MQTT messages
+// that describe the change. It does no I/O and takes no locks: time comes in with every call and
+// messages go out as return values, so it is tested without a network. One owner (package keeper)
+// serialises every call and publishes the messages in the order the changes were made.
+package state
+
+import (
+	"errors"
+	"hash/maphash"
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
+)
+
+// MaxLocks bounds how many locks one process tracks, so that a flood of invented serials cannot
+// grow memory without limit. A property manager with thousands of locks stays far below it.
+const MaxLocks = 10000
+
+// maxFutureSkew is how far ahead of our clock an event time may be before it is treated as "now"
+// for ordering. Without it, one event stamped by a bridge with a wrong clock (say, a year ahead)
+// would make every later, correct event look old and freeze the lock's state.
+const maxFutureSkew = 10 * time.Minute
+
+var (
+	// ErrStale means every fact in the event is older than what was already applied; nothing is
+	// published.
+	ErrStale = errors.New("older than the state already applied")
+	// ErrUnknownEvent means the event is not one tedee2mqtt understands; nothing is published.
+	ErrUnknownEvent = errors.New("unknown event")
+	// ErrTooManyLocks means the event names a new lock while MaxLocks are already tracked.
+	ErrTooManyLocks = errors.New("too many locks")
+)
+
+// Message is one outgoing MQTT publication.
+type Message struct {
+	Topic   string
+	Payload []byte
+	Retain  bool
+}
+
+// Store holds the state of every lock and bridge seen. It is not safe for concurrent use: its
+// owner serialises the calls, so that the messages of one change are published before those of
+// the next.
+type Store struct {
+	base    string
+	disc    *homeassistant.Options // nil: no Home Assistant discovery
+	locks   map[string]*lock
+	bridges map[string]*bridge
+	serials map[int64]string // device id → serial, for events that name devices by id
+	seed    maphash.Seed     // for the digests of published discovery configs
+}
+
+// New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
+// discovery when disc is not nil.
+func New(baseTopic string, disc *homeassistant.Options) *Store {
+	return &Store{base: baseTopic, disc: disc, locks: map[string]*lock{}, bridges: map[string]*bridge{},
+		serials: map[int64]string{}, seed: maphash.MakeSeed()}
+}
+
+// lockFor returns the lock with that serial, creating it on first sight unless MaxLocks are
+// already tracked. created says whether it is new.
+func (s *Store) lockFor(serial string) (l *lock, created bool, err error) {
+	if l, ok := s.locks[serial]; ok {
+		return l, false, nil
+	}
+	if len(s.locks) >= MaxLocks {
+		return nil, false, ErrTooManyLocks
+	}
+	l = &lock{serial: serial, published: map[homeassistant.Entity]uint64{}}
+	s.locks[serial] = l
+	return l, true, nil
+}
+
+// identify records the lock's device id, by which the Tedee Cloud names it.
+func (s *Store) identify(l *lock, id int64) {
+	if id == 0 || id == l.id {
+		return
+	}
+	if l.id != 0 && s.serials[l.id] == l.serial {
+		delete(s.serials, l.id)
+	}
+	l.id = id
+	s.serials[id] = l.serial
+}
+
+// SerialOf returns the serial of the lock with that device id, if a bridge has reported it.
+func (s *Store) SerialOf(deviceID int64) (string, bool) {
+	serial, ok := s.serials[deviceID]
+	return serial, ok
+}
+
+// LockState returns the lock's current state word, if known.
+func (s *Store) LockState(serial string) (string, bool) {
+	if l, ok := s.locks[serial]; ok && l.state != nil {
+		return *l.state, true
+	}
+	return "", false
+}
+
+// LocksOf returns the serials of the locks last heard through the named bridge.
+func (s *Store) LocksOf(bridgeName string) []string {
+	var out []string
+	for serial, l := range s.locks {
+		if l.bridge == bridgeName {
+			out = append(out, serial)
+		}
+	}
+	return out
+}
+
+// RemoveLock forgets a lock (the bridge no longer reports it) and returns the messages that
+// remove its discovery configs and clear its retained topics.
+func (s *Store) RemoveLock(serial string) []Message {
+	l, ok := s.locks[serial]
+	if !ok {
+		return nil
+	}
+	delete(s.locks, serial)
+	if s.serials[l.id] == serial {
+		delete(s.serials, l.id)
+	}
+	msgs := s.removeDiscovery(l)
+	for _, f := range append(l.knownFacts(), "json") {
+		msgs = append(msgs, Message{Topic: s.topic(serial, string(f)), Retain: true})
+	}
+	return msgs
+}
+
+// Republish returns every discovery config and every retained state topic, for when Home
+// Assistant comes back online or the broker connection is re-established (a broker restarted
+// without persistence has forgotten them).
+func (s *Store) Republish() []Message {
+	var msgs []Message
+	for _, b := range s.bridges {
+		msgs = append(msgs, s.bridgeDiscovery(b, true)...)
+		msgs = append(msgs, s.bridgeState(b)...)
+	}
+	for _, l := range s.locks {
+		msgs = append(msgs, s.lockDiscovery(l, true)...)
+		for _, f := range l.knownFacts() {
+			msgs = append(msgs, s.factMessage(l, f))
+		}
+		msgs = append(msgs, s.lockJSON(l))
+	}
+	return msgs
+}
+
+func (s *Store) topic(segment, leaf string) string { return s.base + "/" + segment + "/" + leaf }
+
+// clampFuture returns ts, or now when ts is further ahead than maxFutureSkew.
+func clampFuture(ts, now time.Time) time.Time {
+	if ts.After(now.Add(maxFutureSkew)) {
+		return now
+	}
+	return ts
+}
