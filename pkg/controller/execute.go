@@ -121,11 +121,15 @@ func (x *execution) move(want string, op func(context.Context) error) (string, e
 	err := op(x.request())
 	switch {
 	case err == nil:
-		return x.confirm(x.ctx, false, want)
+		return x.settle(want)
 	case errors.Is(err, tedeeapi.ErrNotStarted):
 		return "", fmt.Errorf("%w: %w", ErrExpired, err)
 	case errors.Is(err, tedeeapi.ErrAnswerLost):
 		return x.afterLoss(err, want)
+	case x.ctx.Err() != nil && x.parent.Err() == nil:
+		// Out of time before any attempt could have run (every one was refused 409 or never
+		// sent; a sent one would be ErrAnswerLost).
+		return "", fmt.Errorf("not executed: the bridge did not take the command within %s (commands.timeout): %w; send it again", x.c.opts.CommandTimeout, err)
 	case tedeeapi.IsStatus(err, 406):
 		// The lock refuses an operation that would not move it (locking a locked lock) as it
 		// refuses one it cannot do: read it to tell which.
@@ -137,6 +141,25 @@ func (x *execution) move(want string, op func(context.Context) error) (string, e
 	default:
 		return "", err
 	}
+}
+
+// settle waits for the lock to report want after the bridge accepted the operation. When it does
+// not in time, the lock is read once more, so the answer says what it reports now (it may have
+// got there between two reads, or its report be late).
+func (x *execution) settle(want string) (string, error) {
+	state, err := x.confirm(x.ctx, false, want)
+	if err == nil || x.parent.Err() != nil {
+		return state, err
+	}
+	now, rerr := x.readBackLate()
+	if rerr != nil {
+		return state, err
+	}
+	if now == want {
+		return now, nil
+	}
+	return now, fmt.Errorf("the lock did not report %s within %s (commands.timeout); it now reports %s: it may be blocked or out of reach; check it before trying again",
+		want, x.c.opts.CommandTimeout, orUnknown(now))
 }
 
 // pullConfirmWindow is how long a pull waits to see the lock pulling.
