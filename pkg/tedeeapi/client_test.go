@@ -206,7 +206,8 @@ func TestRetries(t *testing.T) {
 }
 
 func TestLockOperationsAndErrors(t *testing.T) {
-	fb, url := start(t, fakebridge.Options{})
+	// Real-time movements (1.5s), so the lock is reliably still moving when asked again.
+	fb, url := start(t, fakebridge.Options{TimeScale: 1})
 	c := client(url, tedeeapi.ModeEncrypted, time.Millisecond)
 	ctx := context.Background()
 	if err := c.Unlock(ctx, 1, tedeeapi.UnlockWithoutPull); err != nil {
@@ -215,11 +216,16 @@ func TestLockOperationsAndErrors(t *testing.T) {
 	if s := fb.Lock(1).State; s != 4 {
 		t.Errorf("right after unlock, state = %d, want 4 (unlocking)", s)
 	}
+	if err := c.LockLock(ctx, 1); !tedeeapi.IsStatus(err, 406) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("lock while unlocking: err = %v, want 406 mentioning %q", err, "refused")
+	}
 	waitState(t, fb, 1, 2)
 	if err := c.Pull(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, fb, 1, 8)
+	if ex := fb.Executions(); len(ex) != 2 || ex[0].Op != "unlock" || ex[1].Op != "pull" {
+		t.Errorf("executions %+v; want unlock, then pull", ex)
+	}
 
 	for _, tt := range []struct {
 		name   string
@@ -229,7 +235,6 @@ func TestLockOperationsAndErrors(t *testing.T) {
 	}{
 		{"unknown lock", func() error { return c.LockLock(ctx, 99) }, 404, "no such lock"},
 		{"disconnected lock", func() error { return c.LockLock(ctx, 2) }, 405, "disconnected"},
-		{"busy lock", func() error { return c.LockLock(ctx, 1) }, 406, "refused"},
 		{"invalid mode", func() error { return c.Unlock(ctx, 1, 1) }, 403, "invalid parameter"},
 	} {
 		err := tt.call()
