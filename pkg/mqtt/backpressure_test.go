@@ -89,8 +89,8 @@ func TestWaitBelowWaitsForTheBroker(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c.Publish(events(500)...)
 		returnsWithin(t, 30*time.Second, "WaitBelow(10)", func() { c.WaitBelow(10, time.Hour) })
-		if n := c.Pending(); n > 10 {
-			t.Fatalf("WaitBelow(10) returned with %d pending", n)
+		if n := c.out.len(); n > 10 {
+			t.Fatalf("WaitBelow(10) returned with %d queued", n)
 		}
 	}
 	rec.WaitFor(t, "bp/event", "499", 10*time.Second)

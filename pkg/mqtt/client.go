@@ -87,6 +87,7 @@ type Client struct {
 	closeOnce   sync.Once
 	subsMu      sync.Mutex
 	subs        []subscription
+	inflight    atomic.Int64  // messages sent and not yet acknowledged (flush's window)
 	restored    chan struct{} // closed once the retained state has been read back, or not asked for
 	birth       atomic.Bool   // a republish for Home Assistant's birth message is pending
 }
@@ -233,8 +234,9 @@ func (c *Client) Publish(msgs ...state.Message) {
 	}
 }
 
-// Pending returns the number of messages not yet acknowledged by the broker.
-func (c *Client) Pending() int { return c.out.len() }
+// Pending returns the number of messages not yet acknowledged by the broker: those queued and
+// those sent and awaiting their acknowledgement.
+func (c *Client) Pending() int { return c.out.len() + int(c.inflight.Load()) }
 
 // Hold stops delivering queued messages until Release: they queue (retained ones coalescing) but
 // are not sent, even while connected. For when what is queued must not reach the broker yet - the
@@ -272,7 +274,8 @@ func (c *Client) PublishPaced(msgs ...state.Message) {
 	c.WaitBelow(PaceBacklog, PaceWait)
 }
 
-// WaitBelow waits, for at most max, until no more than n messages are pending, and returns at
+// WaitBelow waits, for at most max, until no more than n messages are queued (not yet sent; the
+// up to maxInFlight awaiting their acknowledgement are not counted), and returns at
 // once while the broker is not connected or delivery is held. It is backpressure for callers that
 // can afford to wait a little: a webhook answered only when the broker keeps up makes a flood go
 // at the broker's pace instead of piling up in memory, while an outage - when waiting would not
@@ -382,6 +385,7 @@ func (c *Client) flush(abort <-chan struct{}) error {
 					t := c.paho.Publish(e.msg.Topic, c.opts.QoS, e.msg.Retain, e.msg.Payload)
 					inflight = append(inflight, flight{e: e, token: t, sent: time.Now()})
 				}
+				c.inflight.Store(int64(len(inflight)))
 			}
 		}
 		if len(inflight) == 0 {
@@ -396,6 +400,7 @@ func (c *Client) flush(abort <-chan struct{}) error {
 		select {
 		case <-head.token.Done():
 			inflight = inflight[1:]
+			c.inflight.Store(int64(len(inflight)))
 			err := head.token.Error()
 			c.observe(err == nil)
 			if err != nil {
@@ -414,6 +419,7 @@ func (c *Client) flush(abort <-chan struct{}) error {
 	if len(failed) > 0 {
 		c.out.requeue(failed)
 	}
+	c.inflight.Store(0) // what failed is queued again: counted by the outbox
 	return firstErr
 }
 
