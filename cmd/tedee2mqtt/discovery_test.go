@@ -11,7 +11,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/hacheck"
 )
 
 // wantDiscovery is the exact set of retained discovery topics after the webhooks sendTwoLocks
@@ -50,7 +50,7 @@ func discoveryConfigs(t *testing.T, url string) map[string]string {
 	t.Helper()
 	got := brokertest.Retained(t, url, "homeassistant/#")
 	for topic, payload := range got {
-		if err := homeassistant.Validate(topic, []byte(payload)); err != nil {
+		if err := hacheck.Validate(topic, []byte(payload)); err != nil {
 			t.Error(err)
 		}
 	}

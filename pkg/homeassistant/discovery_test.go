@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tedee2mqtt/tedee2mqtt/internal/hacheck"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
@@ -45,7 +47,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			for _, c := range configs {
-				if err := Validate(c.Topic, c.Payload); err != nil {
+				if err := hacheck.Validate(c.Topic, c.Payload); err != nil {
 					t.Error(err)
 				}
 				var pretty bytes.Buffer
@@ -111,7 +113,7 @@ func TestUniqueIDs(t *testing.T) {
 	other.Base = "home/tedee"
 	for _, o := range []Options{opts, other} {
 		for _, c := range append(append(lockConfigs(o, lockPro), lockConfigs(o, lockGo)...), o.BridgeConfigs(bridge)...) {
-			if err := Validate(c.Topic, c.Payload); err != nil {
+			if err := hacheck.Validate(c.Topic, c.Payload); err != nil {
 				t.Error(err)
 			}
 			var e struct {
@@ -128,49 +130,5 @@ func TestUniqueIDs(t *testing.T) {
 	}
 	if _, ok := seen["home_tedee_19420103-000006_lock"]; !ok {
 		t.Errorf("base topic home/tedee should give unique_id prefix home_tedee_: %v", seen)
-	}
-}
-
-// TestValidateRejects shows the checker fails on what Home Assistant rejects or silently drops.
-func TestValidateRejects(t *testing.T) {
-	good := opts.LockConfig(lockPro, EntityBattery)
-	mutate := func(f func(map[string]any)) []byte {
-		var c map[string]any
-		if err := json.Unmarshal(good.Payload, &c); err != nil {
-			t.Fatal(err)
-		}
-		f(c)
-		b, _ := json.Marshal(c)
-		return b
-	}
-	lockTopic := opts.LockConfig(lockPro, EntityLock).Topic
-	tests := []struct {
-		name, topic string
-		payload     []byte
-		want        string
-	}{
-		{"typo key", good.Topic, mutate(func(c map[string]any) { c["unit_of_measurment"] = "%" }), `unknown key "unit_of_measurment"`},
-		{"wrong unit", good.Topic, mutate(func(c map[string]any) { c["unit_of_measurement"] = "percent" }), "not valid with device_class"},
-		{"config category", good.Topic, mutate(func(c map[string]any) { c["entity_category"] = "config" }), "refused"},
-		{"unknown class", good.Topic, mutate(func(c map[string]any) { c["device_class"] = "batery" }), "device_class"},
-		{"no unique_id", good.Topic, mutate(func(c map[string]any) { delete(c, "unique_id") }), "no unique_id"},
-		{"object_id not unique_id", strings.Replace(good.Topic, "_battery", "_bat", 1), good.Payload, "is not the unique_id"},
-		{"deprecated object_id", good.Topic, mutate(func(c map[string]any) { c["object_id"] = "x" }), `unknown key "object_id"`},
-		{"no identifiers", good.Topic, mutate(func(c map[string]any) { c["device"] = map[string]any{"name": "x"} }), "identifiers"},
-		{"no origin name", good.Topic, mutate(func(c map[string]any) { c["origin"] = map[string]any{"sw_version": "1"} }), "origin needs a name"},
-		{"wildcard state topic", good.Topic, mutate(func(c map[string]any) { c["state_topic"] = "tedee/+/battery" }), "wildcards"},
-		{"both availability forms", good.Topic, mutate(func(c map[string]any) { c["availability_topic"] = "tedee/status" }), "mutually exclusive"},
-		{"lock without command topic", lockTopic, mutate(func(c map[string]any) {}), `missing required key "command_topic"`},
-		{"dot in object id", "homeassistant/sensor/a.b/config", good.Payload, "not a discovery topic"},
-		{"not JSON", good.Topic, []byte("{"), "not a JSON object"},
-	}
-	for _, tt := range tests {
-		err := Validate(tt.topic, tt.payload)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: Validate = %v, want error containing %q", tt.name, err, tt.want)
-		}
-	}
-	if err := Validate(good.Topic, nil); err != nil {
-		t.Errorf("removal (empty payload): %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tedee2mqtt/tedee2mqtt/internal/hacheck"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 )
 
@@ -21,7 +22,7 @@ func discovery(t *testing.T, msgs []Message) []string {
 		if !m.Retain {
 			t.Errorf("discovery config %s not retained", m.Topic)
 		}
-		if err := homeassistant.Validate(m.Topic, m.Payload); err != nil {
+		if err := hacheck.Validate(m.Topic, m.Payload); err != nil {
 			t.Error(err)
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(m.Topic, "homeassistant/"), "/config")

@@ -1,4 +1,8 @@
-package homeassistant
+// Package hacheck is a test oracle: it encodes what Home Assistant accepts in an MQTT discovery
+// message, so that tests can check the configs the service publishes. It lives in internal/ and
+// only tests import it, so that these rules never become part of the product: the product states
+// what it publishes (pkg/homeassistant), and this package is the second opinion.
+package hacheck
 
 import (
 	"encoding/json"
