@@ -5,7 +5,8 @@
 // The adapters do not import this package: pkg/webhook and pkg/mqtt each define a small observer
 // interface that *Metrics implements, and the Bridge API client calls ObserveBridgeRequest and
 // ObserveCommand. Every label value is bounded: values that come from the network are mapped to a
-// fixed set, and the rest come from the configuration or from code.
+// fixed set by the adapter that received them (pkg/webhook names the webhook labels and bounds
+// event names before observing), and the rest come from the configuration or from code.
 package metrics
 
 import (
@@ -19,21 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/webhook"
 )
 
 const namespace = "tedee2mqtt"
-
-// Label values of webhooks_total that are not event names.
-const (
-	// EventUnknown: the request was refused before its event could be decoded (unauthorized,
-	// unknown bridge, too large).
-	EventUnknown = "unknown"
-	// EventInvalid: the request was read but did not decode into an event.
-	EventInvalid = "invalid"
-	// EventOther: an event name that is not one of the documented bridge events.
-	EventOther = other
-)
 
 // other replaces a label value outside the bounded set.
 const other = "other"
@@ -151,15 +141,13 @@ func (m *Metrics) Handler() http.Handler {
 // Registry returns the registry, for tests and for registering further collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Webhook counts one webhook (it implements webhook.Observer). An event name that is not a
-// documented bridge event, EventUnknown or EventInvalid is counted as EventOther; an outcome of
-// "stale" is also counted in out_of_order_events_total.
+// Webhook counts one webhook (it implements webhook.Observer). The labels are counted as given:
+// webhook.Observer promises bounded values, so bounding them again here would be a second copy of
+// the adapter's vocabulary to keep in step. An outcome of webhook.OutcomeStale is also counted in
+// out_of_order_events_total.
 func (m *Metrics) Webhook(source, event, outcome string) {
-	if !(tedee.Event{Name: event}).Known() && event != EventUnknown && event != EventInvalid {
-		event = EventOther
-	}
 	m.webhooks.WithLabelValues(source, event, outcome).Inc()
-	if outcome == "stale" {
+	if outcome == webhook.OutcomeStale {
 		m.outOfOrder.Inc()
 	}
 }
