@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/webhook"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 )
 
 const namespace = "tedee2mqtt"
@@ -143,11 +143,12 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Webhook counts one webhook (it implements webhook.Observer). The labels are counted as given:
 // webhook.Observer promises bounded values, so bounding them again here would be a second copy of
-// the adapter's vocabulary to keep in step. An outcome of webhook.OutcomeStale is also counted in
-// out_of_order_events_total.
+// the adapter's vocabulary to keep in step. An outcome of state.Stale is also counted in
+// out_of_order_events_total. (The outcome is compared with state's value rather than webhook's,
+// which is the same string, because webhook's tests import this package.)
 func (m *Metrics) Webhook(source, event, outcome string) {
 	m.webhooks.WithLabelValues(source, event, outcome).Inc()
-	if outcome == webhook.OutcomeStale {
+	if outcome == string(state.Stale) {
 		m.outOfOrder.Inc()
 	}
 }
