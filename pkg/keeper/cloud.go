@@ -23,7 +23,7 @@ const (
 // cloud.devices; never a made-up name), and applies it like a bridge's, so that both update the
 // same topics. idempotencyKey is the Idempotency-Key header, if any.
 func (k *Keeper) CloudEvent(ev tedee.CloudEvent, idempotencyKey string, now time.Time) (state.Outcome, error) {
-	if !ev.Known() {
+	if !ev.KnownCloud() {
 		return state.UnknownEvent, nil
 	}
 	serial, ok := k.serialOf(ev.DeviceID)

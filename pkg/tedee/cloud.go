@@ -2,7 +2,6 @@ package tedee
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -30,8 +29,9 @@ type CloudEvent struct {
 	ID string
 }
 
-// Known reports whether the event is one the cloud documents.
-func (e CloudEvent) Known() bool { return cloudEvents[e.Name] }
+// KnownCloud reports whether the event is one the cloud documents. It has a name of its own so
+// that it does not shadow Event.Known, which answers for bridge events: a CloudEvent has both.
+func (e CloudEvent) KnownCloud() bool { return cloudEvents[e.Name] }
 
 // DecodeCloud decodes a Tedee Cloud webhook body: {"event", "timestamp", "userIdentity",
 // "data": {"deviceId", "eventTime", …}} and, since 2026, "id". The user identity is not kept: it
@@ -63,16 +63,10 @@ func DecodeCloud(body []byte) (CloudEvent, error) {
 		}
 		ce.ID = id
 	}
-	raw, ok := top["data"]
-	if !ok {
-		return CloudEvent{}, fmt.Errorf("data: missing")
-	}
-	data, isObject := raw.(map[string]any)
-	if !isObject {
-		return CloudEvent{}, fmt.Errorf("data: must be a JSON object")
-	}
-	if len(data) > maxFields {
-		return CloudEvent{}, fmt.Errorf("data: too many fields (%d, at most %d)", len(data), maxFields)
+	// Every cloud event carries its eventTime in data.
+	data, err := dataField(top, true)
+	if err != nil {
+		return CloudEvent{}, err
 	}
 	ce.Name, ce.Data = name, data
 	eventTime, ok := data["eventTime"].(string)
@@ -83,51 +77,11 @@ func DecodeCloud(body []byte) (CloudEvent, error) {
 	if ce.Timestamp, err = ParseTime(eventTime); err != nil {
 		return CloudEvent{}, fmt.Errorf("eventTime: %w", err)
 	}
-	if !ce.Known() {
+	if !ce.KnownCloud() {
 		return ce, nil
 	}
-	f := fields(data)
-	id, err := required(f, "deviceId", f.integer)
-	if err != nil {
+	if err := fields(data).fill(&ce.Event, cloudDialect); err != nil {
 		return CloudEvent{}, err
-	}
-	if id <= 0 {
-		return CloudEvent{}, fmt.Errorf("deviceId: must be positive (got %s)", strconv.FormatInt(id, 10))
-	}
-	ce.DeviceID = id
-	if t, ok, err := f.integer("deviceType"); err != nil {
-		return CloudEvent{}, err
-	} else if ok {
-		ce.DeviceType = int(t)
-	}
-	switch name {
-	case EventLockStatusChanged:
-		// The cloud sends no intermediate states and no jammed flag.
-		state, err := required(f, "state", f.integer)
-		if err != nil {
-			return CloudEvent{}, err
-		}
-		s := LockState(state)
-		ce.State = &s
-		if door, ok, err := f.integer("doorState"); err != nil {
-			return CloudEvent{}, err
-		} else if ok {
-			d := DoorState(door)
-			ce.DoorState = &d
-		}
-	case EventBatteryLevelChanged:
-		level, err := required(f, "batteryLevel", f.integer)
-		if err != nil {
-			return CloudEvent{}, err
-		}
-		l := int(level)
-		ce.Battery = &l
-	case EventDeviceConnectionChanged:
-		connected, err := required(f, "isConnected", f.boolean)
-		if err != nil {
-			return CloudEvent{}, err
-		}
-		ce.Connected = &connected
 	}
 	return ce, nil
 }

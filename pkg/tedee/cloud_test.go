@@ -49,7 +49,7 @@ func TestDecodeCloudFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e.Name != name || e.DeviceID != 12345 || !e.Known() {
+			if e.Name != name || e.DeviceID != 12345 || !e.KnownCloud() {
 				t.Errorf("name %q device %d", e.Name, e.DeviceID)
 			}
 			if name != "bell-button-pressed" && (!e.Timestamp.Equal(eventTime) || !e.SentAt.Equal(sent)) {
@@ -92,7 +92,7 @@ func FuzzDecodeCloud(f *testing.F) {
 		if ev.Name == "" || ev.Serial != "" {
 			t.Fatalf("decoded %q to %+v", body, ev)
 		}
-		if ev.Known() && ev.DeviceID <= 0 {
+		if ev.KnownCloud() && ev.DeviceID <= 0 {
 			t.Fatalf("known cloud event without a device id from %q", body)
 		}
 	})

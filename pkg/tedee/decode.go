@@ -42,15 +42,10 @@ func DecodeJSON(body []byte) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	var data map[string]any
-	if raw := top["data"]; raw != nil {
-		var ok bool
-		if data, ok = raw.(map[string]any); !ok {
-			return Event{}, fmt.Errorf("data: must be a JSON object")
-		}
-	}
-	if len(data) > maxFields {
-		return Event{}, fmt.Errorf("data: too many fields (%d, at most %d)", len(data), maxFields)
+	// A bridge's event may have no data at all (backend-connection-changed needs none).
+	data, err := dataField(top, false)
+	if err != nil {
+		return Event{}, err
 	}
 	return build(name, timestamp, data)
 }
@@ -66,6 +61,26 @@ func decodeObject(body []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("body is not a JSON object")
 	}
 	return top, nil
+}
+
+// dataField returns the body's "data" object, bounded to maxFields. When it is not required, an
+// absent or null "data" is no fields at all.
+func dataField(top map[string]any, required bool) (map[string]any, error) {
+	raw, ok := top["data"]
+	if !ok && required {
+		return nil, fmt.Errorf("data: missing")
+	}
+	if raw == nil && !required {
+		return nil, nil
+	}
+	data, isObject := raw.(map[string]any)
+	if !isObject {
+		return nil, fmt.Errorf("data: must be a JSON object")
+	}
+	if len(data) > maxFields {
+		return nil, fmt.Errorf("data: too many fields (%d, at most %d)", len(data), maxFields)
+	}
+	return data, nil
 }
 
 // topString returns a string field of the body; null counts as "", which the caller reports as
@@ -177,56 +192,89 @@ func build(name, timestamp string, data map[string]any) (Event, error) {
 	if !ev.Known() {
 		return ev, nil
 	}
-	f := fields(data)
-	if name != EventBackendConnectionChanged {
-		ev.Serial, err = f.serial()
-		if err != nil {
-			return Event{}, err
-		}
-		if id, ok, err := f.integer("deviceId"); err != nil {
-			return Event{}, err
-		} else if ok {
-			ev.DeviceID = id
-		}
-		if t, ok, err := f.integer("deviceType"); err != nil {
-			return Event{}, err
-		} else if ok {
-			ev.DeviceType = int(t)
-		}
+	if err := fields(data).fill(&ev, bridgeDialect); err != nil {
+		return Event{}, err
 	}
-	switch name {
+	return ev, nil
+}
+
+// dialect is how the bridge's and the cloud's data for the same known event differ; everything
+// else about the typed fields is read alike, by fill.
+type dialect struct {
+	// bySerial: the bridge names the device by serial as well as by id. The cloud knows only the
+	// id, so the id is required (and positive) instead.
+	bySerial bool
+	// jammed: only the bridge sends the jammed flag (the cloud sends no intermediate states
+	// either), so a cloud event's Jammed stays unset whatever its data says.
+	jammed bool
+}
+
+var (
+	bridgeDialect = dialect{bySerial: true, jammed: true}
+	cloudDialect  = dialect{}
+)
+
+// fill checks the data of a known event and fills ev's typed fields from it. backend-connection-
+// changed is about the bridge itself, so it names no device.
+func (f fields) fill(ev *Event, d dialect) error {
+	var err error
+	if ev.Name != EventBackendConnectionChanged {
+		if d.bySerial {
+			if ev.Serial, err = f.serial(); err != nil {
+				return err
+			}
+			if ev.DeviceID, _, err = f.integer("deviceId"); err != nil {
+				return err
+			}
+		} else {
+			if ev.DeviceID, err = required(f, "deviceId", f.integer); err != nil {
+				return err
+			}
+			if ev.DeviceID <= 0 {
+				return fmt.Errorf("deviceId: must be positive (got %s)", strconv.FormatInt(ev.DeviceID, 10))
+			}
+		}
+		t, _, err := f.integer("deviceType")
+		if err != nil {
+			return err
+		}
+		ev.DeviceType = int(t)
+	}
+	switch ev.Name {
 	case EventLockStatusChanged:
 		state, err := required(f, "state", f.integer)
 		if err != nil {
-			return Event{}, err
+			return err
 		}
 		s := LockState(state)
 		ev.State = &s
-		if ev.Jammed, err = f.optionalBool("jammed"); err != nil {
-			return Event{}, err
+		if d.jammed {
+			if ev.Jammed, err = f.optionalBool("jammed"); err != nil {
+				return err
+			}
 		}
 		// doorState is missing on firmware from before 2025-03: absent means "not reported".
 		if door, ok, err := f.integer("doorState"); err != nil {
-			return Event{}, err
+			return err
 		} else if ok {
-			d := DoorState(door)
-			ev.DoorState = &d
+			dd := DoorState(door)
+			ev.DoorState = &dd
 		}
 	case EventBatteryLevelChanged:
 		level, err := required(f, "batteryLevel", f.integer)
 		if err != nil {
-			return Event{}, err
+			return err
 		}
 		l := int(level)
 		ev.Battery = &l
 	case EventDeviceConnectionChanged, EventBackendConnectionChanged:
 		connected, err := required(f, "isConnected", f.boolean)
 		if err != nil {
-			return Event{}, err
+			return err
 		}
 		ev.Connected = &connected
 	}
-	return ev, nil
+	return nil
 }
 
 // fields reads typed values from decoded data, naming the field in every error.

@@ -62,7 +62,7 @@ func (r *fuzzRecorder) HandleCloudEvent(_ context.Context, ev tedee.CloudEvent, 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cloud = append(r.cloud, ev)
-	if !ev.Known() {
+	if !ev.KnownCloud() {
 		return state.UnknownEvent, nil
 	}
 	return state.Applied, nil
@@ -207,7 +207,7 @@ func checkHandler(t *testing.T, s *fuzzServer, req *http.Request) {
 		}
 	}
 	for _, ev := range cloud {
-		if !strings.HasPrefix(route, cloudPrefix+"/") || ev.Serial != "" || (ev.Known() && ev.DeviceID <= 0) {
+		if !strings.HasPrefix(route, cloudPrefix+"/") || ev.Serial != "" || (ev.KnownCloud() && ev.DeviceID <= 0) {
 			t.Fatalf("%s: cloud event %+v", where(), ev)
 		}
 	}

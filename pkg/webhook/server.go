@@ -377,7 +377,7 @@ func (s *Server) cloudWebhook(c echo.Context, secret string) error {
 		return jsonError(c, http.StatusBadRequest, err.Error())
 	}
 	event = EventOther
-	if ev.Known() {
+	if ev.KnownCloud() {
 		event = ev.Name
 	}
 	key := req.Header.Get("Idempotency-Key")
