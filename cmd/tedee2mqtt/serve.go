@@ -129,7 +129,7 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, m
 	}
 	client := mqtt.New(opts, log.Named("mqtt"))
 	owner = keeper.New(state.New(cfg.MQTT.BaseTopic, disc), client,
-		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices)})
+		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices), Log: log.Named("state")})
 	client.Start()
 	return client, owner, nil
 }
@@ -139,7 +139,7 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, m
 func restore(owner *keeper.Keeper, msgs []state.Message, log *zap.Logger) {
 	restored := 0
 	for _, m := range msgs {
-		if err := owner.Restore(m.Topic, m.Payload); err != nil {
+		if err := owner.Restore(m.Topic, m.Payload, time.Now()); err != nil {
 			log.Debug("skipped retained snapshot", zap.String("topic", m.Topic), zap.Error(err))
 			continue
 		}

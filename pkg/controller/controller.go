@@ -59,6 +59,7 @@ type Controller struct {
 	pulls   map[string]time.Duration // serial → pull spring duration, from the settings
 	missing map[string]int           // serial → consecutive syncs that did not list it
 	offset  time.Duration            // bridge clock minus ours
+	skewed  bool                     // offset is at least skewWarning (logged once)
 	running map[string]*sync.Mutex
 }
 
@@ -161,6 +162,28 @@ func (c *Controller) Owns(serial string) bool {
 	return ok
 }
 
+// skewWarning is the difference between the bridge's clock and ours from which it is logged: the
+// bridge stamps webhooks with its clock, and the ordering rule compares those times.
+const skewWarning = time.Minute
+
+// setOffset records the bridge's clock minus ours, and says so when it becomes large or small
+// again (not at every sync).
+func (c *Controller) setOffset(offset time.Duration) {
+	c.mu.Lock()
+	c.offset = offset
+	large := offset.Abs() >= skewWarning
+	changed := large != c.skewed
+	c.skewed = large
+	c.mu.Unlock()
+	switch {
+	case changed && large:
+		c.log.Warn("the bridge's clock differs from ours; its webhooks are ordered by its clock, so check its NTP",
+			zap.Duration("clock_skew", offset))
+	case changed:
+		c.log.Info("the bridge's clock agrees with ours again", zap.Duration("clock_skew", offset))
+	}
+}
+
 // bridgeTime converts our clock to the bridge's, in which webhook timestamps are written.
 func (c *Controller) bridgeTime(t time.Time) time.Time {
 	c.mu.Lock()
@@ -177,12 +200,10 @@ func (c *Controller) Sync(ctx context.Context) error {
 	}
 	now := time.Now()
 	if bt, err := tedee.ParseTime(b.CurrentTime); err == nil {
-		c.mu.Lock()
-		c.offset = bt.Sub(now)
-		c.mu.Unlock()
+		c.setOffset(bt.Sub(now))
 	}
-	c.core.Bridge(c.opts.Bridge, state.BridgeInfo{Serial: b.SerialNumber, Firmware: b.Version,
-		Connected: b.IsConnected == 1}, c.bridgeTime(now), now)
+	c.core.Bridge(c.opts.Bridge, state.BridgeInfo{Name: b.Name, Serial: b.SerialNumber, Firmware: b.Version,
+		Connected: new(b.IsConnected == 1)}, c.bridgeTime(now), now)
 
 	start := time.Now()
 	locks, err := c.api.Locks(ctx)
@@ -224,8 +245,8 @@ func (c *Controller) Sync(ctx context.Context) error {
 // apply publishes one lock as read from the API.
 func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	snap := state.LockSnapshot{ID: l.ID, Serial: l.SerialNumber, Name: l.Name, DeviceType: l.Type,
-		Firmware: l.Version, Connected: l.IsConnected == 1, State: tedee.LockState(l.State), Jammed: l.Jammed == 1,
-		Battery: l.BatteryLevel, Charging: l.IsCharging == 1, PullSpring: l.DeviceSettings.PullSpringEnabled == 1}
+		Firmware: l.Version, Connected: new(l.IsConnected == 1), State: tedee.LockState(l.State), Jammed: new(l.Jammed == 1),
+		Battery: new(l.BatteryLevel), Charging: new(l.IsCharging == 1), PullSpring: new(l.DeviceSettings.PullSpringEnabled == 1)}
 	if l.DoorState != nil {
 		d := tedee.DoorState(*l.DoorState)
 		snap.DoorState = &d

@@ -5,6 +5,7 @@
 package homeassistant
 
 import (
+	"cmp"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -36,7 +37,8 @@ type Lock struct {
 
 // Bridge is what discovery needs to know about a bridge.
 type Bridge struct {
-	Name     string
+	Name     string // its name in tedee2mqtt's configuration, which identifies it
+	Label    string // its own name, as the Tedee app shows it; "" until the Bridge API reports it
 	Serial   string // "" until the Bridge API reports it
 	Firmware string
 	Segment  string // its topic segment: the serial when known, else the name
@@ -276,7 +278,7 @@ func (o Options) BridgeConfigs(b Bridge) []Config {
 		UniqueID:        uid,
 		DefaultEntityID: "binary_sensor." + entityID(uid),
 		Device: device{Identifiers: []string{o.BridgeIdentifier(b.Name)}, Manufacturer: "Tedee", Model: "Bridge",
-			Name: "Tedee Bridge " + b.Name, SerialNumber: b.Serial, SwVersion: b.Firmware},
+			Name: cmp.Or(b.Label, "Tedee Bridge "+b.Name), SerialNumber: b.Serial, SwVersion: b.Firmware},
 		Origin:       o.origin(),
 		Availability: []availability{{Topic: o.Base + "/status"}},
 		StateTopic:   o.Base + "/" + b.Segment + "/connected",

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
@@ -26,6 +28,9 @@ type Options struct {
 	// CloudDevices maps Tedee Cloud device ids to serials for locks that no bridge reports
 	// (cloud.devices).
 	CloudDevices map[int64]string
+	// Log, when set, is told what a user should know of the state: a bridge whose clock went
+	// back and is followed again.
+	Log *zap.Logger
 }
 
 // Keeper applies and publishes every change. It is safe for concurrent use.
@@ -41,6 +46,13 @@ type Keeper struct {
 
 // New returns a keeper of store, publishing through out.
 func New(store *state.Store, out Publisher, opts Options) *Keeper {
+	if opts.Log != nil {
+		store.OnClockBack(func(bridge string, from, to, now time.Time) {
+			opts.Log.Warn("the bridge's clock went back (a restart without NTP?); following its new clock",
+				zap.String("bridge", bridge), zap.Time("newest_before", from), zap.Time("bridge_time", to),
+				zap.Time("our_time", now))
+		})
+	}
 	return &Keeper{store: store, out: out, devices: opts.CloudDevices,
 		seen: newRecent(dedupEntries, dedupWindow), changed: make(chan struct{})}
 }
@@ -113,10 +125,10 @@ func (k *Keeper) Remove(serial string) {
 }
 
 // Restore merges a json snapshot an earlier run left retained. Nothing is published.
-func (k *Keeper) Restore(topic string, payload []byte) error {
+func (k *Keeper) Restore(topic string, payload []byte, now time.Time) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.store.Restore(topic, payload)
+	return k.store.Restore(topic, payload, now)
 }
 
 // Republish publishes every discovery config and retained state again (Home Assistant came

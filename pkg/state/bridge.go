@@ -9,13 +9,15 @@ import (
 )
 
 type bridge struct {
-	name      string
+	name      string // in tedee2mqtt's configuration: the route and the identifier
+	label     string // its own name, from the Bridge API
 	serial    string
 	firmware  string
 	connected *bool
 	updatedAt time.Time
 	applied   time.Time
 	seen      bool
+	clock     clockWatch // whether its clock went back
 	// discovered is what the published discovery config was built from; nil: not published.
 	discovered *homeassistant.Bridge
 }
@@ -43,19 +45,25 @@ func (s *Store) bridgeNamed(name string) *bridge {
 func (s *Store) applyBridge(name string, ev tedee.Event, ts, now time.Time) ([]Message, error) {
 	b := s.bridgeNamed(name)
 	if b.seen && ts.Before(b.applied) {
-		return nil, ErrStale
+		if b.applied.Sub(ts) <= clockBackMin || !b.clock.behind(ts) {
+			return nil, ErrStale
+		}
+		s.followClock(b, ts, now)
 	}
+	b.clock.clear()
 	b.applied, b.seen = ts, true
 	b.connected = ev.Connected
 	b.updatedAt = now
 	return append(s.bridgeDiscovery(b, false), s.bridgeState(b)...), nil
 }
 
-// BridgeInfo is a bridge as the Bridge API reports it (GET /bridge).
+// BridgeInfo is a bridge as the Bridge API reports it (GET /bridge). Empty strings and nil are
+// what the bridge did not report: nothing is invented for them.
 type BridgeInfo struct {
+	Name      string
 	Serial    string
 	Firmware  string
-	Connected bool
+	Connected *bool
 }
 
 // SetBridge applies the bridge's details. Once its serial is known the bridge's topics move from
@@ -64,27 +72,38 @@ func (s *Store) SetBridge(name string, info BridgeInfo, ts, now time.Time) []Mes
 	b := s.bridgeNamed(name)
 	var msgs []Message
 	if tedee.ValidSerial(info.Serial) && info.Serial != b.serial {
-		if b.connected != nil {
-			old := b.segment()
-			msgs = append(msgs, Message{Topic: s.topic(old, "connected"), Retain: true},
-				Message{Topic: s.topic(old, "json"), Retain: true})
+		for _, m := range s.bridgeState(b) {
+			msgs = append(msgs, Message{Topic: m.Topic, Retain: true}) // clear what was published under the old segment
 		}
 		b.serial = info.Serial
 	}
-	b.firmware = info.Firmware
+	if info.Firmware != "" {
+		b.firmware = info.Firmware
+	}
+	if name, ok := deviceName(info.Name); ok {
+		b.label = name
+	}
+	ts = clampFuture(ts, now)
+	if b.seen && b.applied.Sub(ts) > clockBackMin {
+		// A reading is the bridge's present: one far behind what was applied means its clock
+		// went back, and it is followed from now on.
+		s.followClock(b, ts, now)
+	}
 	if !b.seen || !ts.Before(b.applied) {
 		b.applied, b.seen = ts, true
-		connected := info.Connected
-		b.connected = &connected
+		if info.Connected != nil {
+			b.connected = info.Connected
+		}
 	}
 	b.updatedAt = now
 	msgs = append(msgs, s.bridgeDiscovery(b, false)...)
 	return append(msgs, s.bridgeState(b)...)
 }
 
-// bridgeState returns the bridge's retained state topics, once its cloud link is known.
+// bridgeState returns the bridge's retained state topics: json once its serial or cloud link is
+// known, connected once its cloud link is.
 func (s *Store) bridgeState(b *bridge) []Message {
-	if b.connected == nil {
+	if b.connected == nil && b.serial == "" {
 		return nil
 	}
 	j := BridgeJSON{Name: b.name, Connected: b.connected,
@@ -92,8 +111,15 @@ func (s *Store) bridgeState(b *bridge) []Message {
 	if b.serial != "" {
 		j.Serial = &b.serial
 	}
-	return []Message{
-		{Topic: s.topic(b.segment(), "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true},
-		{Topic: s.topic(b.segment(), "json"), Payload: mustJSON(j), Retain: true},
+	if b.label != "" {
+		j.TedeeName = &b.label
 	}
+	if b.firmware != "" {
+		j.Firmware = &b.firmware
+	}
+	var msgs []Message
+	if b.connected != nil {
+		msgs = append(msgs, Message{Topic: s.topic(b.segment(), "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true})
+	}
+	return append(msgs, Message{Topic: s.topic(b.segment(), "json"), Payload: mustJSON(j), Retain: true})
 }

@@ -13,7 +13,7 @@ func (s *Store) bridgeDiscovery(b *bridge, force bool) []Message {
 	if s.disc == nil {
 		return nil
 	}
-	info := homeassistant.Bridge{Name: b.name, Serial: b.serial, Firmware: b.firmware, Segment: b.segment()}
+	info := homeassistant.Bridge{Name: b.name, Label: b.label, Serial: b.serial, Firmware: b.firmware, Segment: b.segment()}
 	if !force && b.discovered != nil && *b.discovered == info {
 		return nil
 	}

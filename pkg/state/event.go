@@ -23,6 +23,16 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 	}
 	// (A new lock has seen nothing, so its first facts always apply.)
 	changed, accepted := l.apply(ev, ts)
+	if bridgeName != "" {
+		b := s.bridgeNamed(bridgeName)
+		if !accepted && l.behind(ev.Name, ts) && b.clock.behind(ts) {
+			s.followClock(b, ts, now)
+			l.rewind(ts)
+			changed, accepted = l.apply(ev, ts)
+		} else if accepted {
+			b.clock.clear()
+		}
+	}
 	if !accepted {
 		return nil, ErrStale
 	}
@@ -48,4 +58,22 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		msgs = append(msgs, s.factMessage(l, f))
 	}
 	return append(msgs, s.lockJSON(l), s.eventMessage(bridgeName, l, ev)), nil
+}
+
+// behind reports whether the event is older than what was applied for its kind of fact by more
+// than clockBackMin: a sign that the sender's clock went back, not a late retry.
+func (l *lock) behind(event string, ts time.Time) bool {
+	k, ok := eventKinds[event]
+	return ok && l.seen[k] && l.applied[k].Sub(ts) > clockBackMin
+}
+
+// eventKinds maps the events under the ordering rule to their kind of fact.
+var eventKinds = map[string]kind{
+	tedee.EventLockStatusChanged:       kindStatus,
+	tedee.EventBatteryLevelChanged:     kindBattery,
+	tedee.EventBatteryStartCharging:    kindCharging,
+	tedee.EventBatteryStopCharging:     kindCharging,
+	tedee.EventBatteryFullyCharged:     kindCharging,
+	tedee.EventDeviceConnectionChanged: kindConnection,
+	tedee.EventDeviceSettingsChanged:   kindSettings,
 }

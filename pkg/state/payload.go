@@ -54,9 +54,11 @@ type EventJSON struct {
 
 // BridgeJSON is the payload of <base>/<bridge>/json.
 type BridgeJSON struct {
-	Name      string  `json:"name"`
+	Name      string  `json:"name"`       // in tedee2mqtt's configuration
+	TedeeName *string `json:"tedee_name"` // as the Tedee app names it; null until the Bridge API says
 	Serial    *string `json:"serial"`
-	Connected *bool   `json:"connected"`
+	Firmware  *string `json:"firmware"`
+	Connected *bool   `json:"connected"` // its link to the Tedee cloud; null until reported
 	UpdatedAt string  `json:"updated_at"`
 	Timestamp string  `json:"timestamp"`
 }

@@ -16,8 +16,13 @@ import (
 // fact seen in this process is not touched, and a fact is only filled where it is unknown.
 // Bridge snapshots (which have a "name") are skipped: a bridge is re-learned from its next event
 // or sync, and restoring one no longer configured would bring it back. Nothing is published: the
-// snapshot is still retained on the broker.
-func (s *Store) Restore(topic string, payload []byte) error {
+// snapshot is still retained on the broker. A snapshot is untrusted input (any broker client can
+// retain one): its size is bounded, its serial validated, and its times clamped like any other
+// time from outside (a 2099 time would otherwise freeze the lock).
+func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
+	if len(payload) > maxSnapshotBytes {
+		return fmt.Errorf("restore %s: %d bytes, more than a snapshot of ours can be", topic, len(payload))
+	}
 	segment, ok := strings.CutPrefix(topic, s.base+"/")
 	segment, ok2 := strings.CutSuffix(segment, "/json")
 	if !ok || !ok2 || !tedee.ValidSerial(segment) {
@@ -47,7 +52,7 @@ func (s *Store) Restore(topic string, payload []byte) error {
 			continue
 		}
 		if ts, err := time.Parse(time.RFC3339Nano, j.Timestamps[kindNames[k]]); err == nil {
-			l.applied[k], l.seen[k] = ts, true
+			l.applied[k], l.seen[k] = clampFuture(ts, now), true
 		}
 	}
 	if j.State != nil && slices.Contains(tedee.StateWords, *j.State) {
@@ -78,14 +83,17 @@ func (s *Store) Restore(topic string, payload []byte) error {
 			l.name = name
 		}
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, j.Timestamp); err == nil && ts.After(l.newest) {
-		l.newest = ts
+	if ts, err := time.Parse(time.RFC3339Nano, j.Timestamp); err == nil && clampFuture(ts, now).After(l.newest) {
+		l.newest = clampFuture(ts, now)
 	}
 	if ts, err := time.Parse(time.RFC3339Nano, j.UpdatedAt); err == nil && l.updatedAt.IsZero() {
-		l.updatedAt = ts
+		l.updatedAt = clampFuture(ts, now)
 	}
 	return nil
 }
+
+// maxSnapshotBytes bounds a json snapshot read back: ours are well under 1 KiB.
+const maxSnapshotBytes = 16 << 10
 
 // fill sets *dst to a copy of *v where *dst is unknown: restored facts never override live ones.
 func fill[T any](dst **T, v *T) {

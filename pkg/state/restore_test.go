@@ -28,7 +28,7 @@ func TestRestoreKeepsStateAndOrdering(t *testing.T) {
 	mustApply(t, old, simple("device-battery-start-charging", t0.Add(2*time.Second)))
 
 	s := New("tedee", nil)
-	if err := s.Restore("tedee/L-1/json", snapshotOf(t, old, "L-1")); err != nil {
+	if err := s.Restore("tedee/L-1/json", snapshotOf(t, old, "L-1"), now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Apply("home", decode(t, status(t0.Add(time.Second), 2, `,"jammed":0`)), now); !errors.Is(err, ErrStale) {
@@ -53,7 +53,7 @@ func TestRestoreNeverOverridesLive(t *testing.T) {
 	mustApply(t, old, status(t0.Add(5*time.Second), 6, ``))
 	s := New("tedee", nil)
 	mustApply(t, s, status(t0, 2, ``)) // live, though older than the snapshot
-	if err := s.Restore("tedee/L-1/json", snapshotOf(t, old, "L-1")); err != nil {
+	if err := s.Restore("tedee/L-1/json", snapshotOf(t, old, "L-1"), now); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := s.LockState("L-1"); st != "unlocked" {
@@ -71,15 +71,15 @@ func TestRestoreRejects(t *testing.T) {
 		"tedee/L-1/json ": `{}`,
 		"tedee/L-3/json":  `not json`,
 	} {
-		if err := s.Restore(topic, []byte(payload)); err == nil {
+		if err := s.Restore(topic, []byte(payload), now); err == nil {
 			t.Errorf("Restore(%q, %q) accepted", topic, payload)
 		}
 	}
 	// A bridge snapshot is skipped, a bogus state word is not restored.
-	if err := s.Restore("tedee/home/json", []byte(`{"name":"home","connected":true}`)); err != nil {
+	if err := s.Restore("tedee/home/json", []byte(`{"name":"home","connected":true}`), now); err != nil {
 		t.Errorf("bridge snapshot: %v", err)
 	}
-	if err := s.Restore("tedee/L-4/json", []byte(`{"serial":"L-4","state":"wide_open","door":"ajar","battery":255}`)); err != nil {
+	if err := s.Restore("tedee/L-4/json", []byte(`{"serial":"L-4","state":"wide_open","door":"ajar","battery":255}`), now); err != nil {
 		t.Fatal(err)
 	}
 	if st, ok := s.LockState("L-4"); ok {

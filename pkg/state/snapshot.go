@@ -7,20 +7,21 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
-// LockSnapshot is a lock as the Bridge API reports it (GET /lock).
+// LockSnapshot is a lock as the Bridge API reports it (GET /lock). Nil and empty are what the
+// bridge did not report: the fact stays as it was, never invented.
 type LockSnapshot struct {
 	ID         int64
 	Serial     string
 	Name       string
 	DeviceType int
 	Firmware   string
-	Connected  bool
+	Connected  *bool
 	State      tedee.LockState
-	Jammed     bool
+	Jammed     *bool
 	DoorState  *tedee.DoorState // nil: firmware without door sensor support
-	Battery    int              // 0–100, or 255 for "not known"
-	Charging   bool
-	PullSpring bool // pull spring enabled in the lock's settings
+	Battery    *int             // 0–100, or 255 for "not known"
+	Charging   *bool
+	PullSpring *bool // pull spring enabled in the lock's settings
 }
 
 // ApplySnapshot applies a lock as polled from the Bridge API. ts is the bridge's time when the
@@ -38,24 +39,39 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		return nil, err
 	}
 	s.identify(l, snap.ID)
-	l.deviceType, l.bridge, l.firmware = snap.DeviceType, bridgeName, snap.Firmware
+	l.bridge = bridgeName
+	if snap.DeviceType != 0 {
+		l.deviceType = snap.DeviceType
+	}
+	if snap.Firmware != "" {
+		l.firmware = snap.Firmware
+	}
 	if name, ok := deviceName(snap.Name); ok {
 		l.name = name
 	}
-	l.pullSpring = &snap.PullSpring
+	if snap.PullSpring != nil {
+		l.pullSpring = snap.PullSpring
+	}
+	ts = clampFuture(ts, now)
+	if l.farAhead(ts) {
+		// A reading is the bridge's present: times far ahead of it were stamped by a clock the
+		// bridge no longer has.
+		s.followClock(s.bridgeNamed(bridgeName), ts, now)
+		l.rewind(ts)
+	}
 	applied, seen, newest := l.applied, l.seen, l.newest
 	var changed facts
 	if l.accept(kindStatus, ts) {
-		l.setStatus(&changed, snap.State, &snap.Jammed, snap.DoorState)
+		l.setStatus(&changed, snap.State, snap.Jammed, snap.DoorState)
 	}
-	if l.accept(kindBattery, ts) {
-		l.setBattery(&changed, snap.Battery)
+	if snap.Battery != nil && l.accept(kindBattery, ts) {
+		l.setBattery(&changed, *snap.Battery)
 	}
-	if l.accept(kindCharging, ts) {
-		set(&changed, factCharging, &l.charging, snap.Charging)
+	if snap.Charging != nil && l.accept(kindCharging, ts) {
+		set(&changed, factCharging, &l.charging, *snap.Charging)
 	}
-	if l.accept(kindConnection, ts) {
-		set(&changed, factConnected, &l.connected, snap.Connected)
+	if snap.Connected != nil && l.accept(kindConnection, ts) {
+		set(&changed, factConnected, &l.connected, *snap.Connected)
 	}
 	if ts.After(l.newest) {
 		l.newest = ts

@@ -10,8 +10,9 @@ import (
 
 func snapshot(state int, battery int) LockSnapshot {
 	door := tedee.DoorState(3)
-	return LockSnapshot{ID: 7, Serial: "L-1", Name: "Front door", DeviceType: 2, Firmware: "2.0.1", Connected: true,
-		State: tedee.LockState(state), DoorState: &door, Battery: battery, PullSpring: true}
+	return LockSnapshot{ID: 7, Serial: "L-1", Name: "Front door", DeviceType: 2, Firmware: "2.0.1", Connected: new(true),
+		State: tedee.LockState(state), Jammed: new(false), DoorState: &door, Battery: new(battery), Charging: new(false),
+		PullSpring: new(true)}
 }
 
 func TestSnapshotFirstSight(t *testing.T) {
@@ -77,7 +78,7 @@ func TestSnapshotNeverRollsBack(t *testing.T) {
 func TestSnapshotSettingsDecidePulling(t *testing.T) {
 	s := New("tedee", discOpts)
 	snap := snapshot(2, 50)
-	snap.PullSpring = false
+	snap.PullSpring = new(false)
 	s.ApplySnapshot("home", snap, t0, now)
 	// Even after being seen pulling, settings that say "no pull spring" win.
 	msgs := mustApply(t, s, status(t0.Add(time.Second), 8, ``))
@@ -101,7 +102,7 @@ func TestSetBridgeMovesTopicsToSerial(t *testing.T) {
 	if _, err := s.Apply("home", ev, now); err != nil {
 		t.Fatal(err)
 	}
-	msgs := s.SetBridge("home", BridgeInfo{Serial: "10000001-000001", Firmware: "2.2.31232", Connected: false}, t0.Add(time.Hour), now)
+	msgs := s.SetBridge("home", BridgeInfo{Serial: "10000001-000001", Firmware: "2.2.31232", Connected: new(false)}, t0.Add(time.Hour), now)
 	got := lines(msgs)
 	want := []string{"tedee/home/connected [retained] ", "tedee/home/json [retained] "}
 	for i, w := range want {
@@ -116,5 +117,24 @@ func TestSetBridgeMovesTopicsToSerial(t *testing.T) {
 	cfg := topics["homeassistant/binary_sensor/tedee_bridge_home_cloud/config"]
 	if !strings.Contains(cfg, `"state_topic":"tedee/10000001-000001/connected"`) || !strings.Contains(cfg, `"serial_number":"10000001-000001"`) {
 		t.Errorf("bridge config not moved to the serial: %s", cfg)
+	}
+}
+
+// TestBridgeNamedFromTheBridge: Home Assistant shows the bridge under the name the Tedee app
+// gives it once the Bridge API reports it; until then under its configuration name. Its
+// identifier stays the configuration name, so the device is the same.
+func TestBridgeNamedFromTheBridge(t *testing.T) {
+	s := New("tedee", discOpts)
+	configTopic := "homeassistant/binary_sensor/tedee_bridge_home_cloud/config"
+	before := byTopic(s.SetBridge("home", BridgeInfo{Connected: new(true)}, t0, now))[configTopic]
+	after := byTopic(s.SetBridge("home", BridgeInfo{Name: "Hallway bridge", Serial: "B-1", Connected: new(true)}, t0, now))[configTopic]
+	if !strings.Contains(before, `"name":"Tedee Bridge home"`) {
+		t.Errorf("before the bridge's name is known: %s", before)
+	}
+	if !strings.Contains(after, `"name":"Hallway bridge"`) || !strings.Contains(after, `"identifiers":["tedee_bridge_home"]`) {
+		t.Errorf("named by the bridge: %s", after)
+	}
+	if j := byTopic(s.Republish())["tedee/B-1/json"]; !strings.Contains(j, `"tedee_name":"Hallway bridge"`) {
+		t.Errorf("bridge json: %s", j)
 	}
 }

@@ -198,7 +198,7 @@ func TestBridgeConnection(t *testing.T) {
 	}
 	want := []string{
 		"tedee/home/connected [retained] false",
-		`tedee/home/json [retained] {"name":"home","serial":null,"connected":false,"updated_at":"2026-11-02T12:00:00.000Z","timestamp":"2026-11-01T12:00:00.000Z"}`,
+		`tedee/home/json [retained] {"name":"home","tedee_name":null,"serial":null,"firmware":null,"connected":false,"updated_at":"2026-11-02T12:00:00.000Z","timestamp":"2026-11-01T12:00:00.000Z"}`,
 	}
 	if diff := cmp.Diff(want, lines(msgs)); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)

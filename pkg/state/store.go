@@ -49,6 +49,8 @@ type Store struct {
 	bridges map[string]*bridge
 	serials map[int64]string // device id → serial, for events that name devices by id
 	seed    maphash.Seed     // for the digests of published discovery configs
+	// onClockBack, when set, is told when a bridge's clock went back (clock.go).
+	onClockBack func(bridge string, from, to, now time.Time)
 }
 
 // New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
@@ -147,11 +149,3 @@ func (s *Store) Republish() []Message {
 }
 
 func (s *Store) topic(segment, leaf string) string { return s.base + "/" + segment + "/" + leaf }
-
-// clampFuture returns ts, or now when ts is further ahead than maxFutureSkew.
-func clampFuture(ts, now time.Time) time.Time {
-	if ts.After(now.Add(maxFutureSkew)) {
-		return now
-	}
-	return ts
-}
