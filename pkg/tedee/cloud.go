@@ -37,11 +37,7 @@ func (e CloudEvent) KnownCloud() bool { return cloudEvents[e.Name] }
 // "data": {"deviceId", "eventTime", …}} and, since 2026, "id". The user identity is not kept: it
 // identifies a person, and the cloud sends one webhook per user of a lock.
 func DecodeCloud(body []byte) (CloudEvent, error) {
-	top, err := decodeObject(body)
-	if err != nil {
-		return CloudEvent{}, err
-	}
-	name, err := topString(top, "event")
+	top, name, err := decodeEnvelope(body)
 	if err != nil {
 		return CloudEvent{}, err
 	}

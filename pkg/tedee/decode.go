@@ -30,11 +30,7 @@ var integerPattern = regexp.MustCompile(`^-?[0-9]{1,18}$`)
 // equal to the GET formats' values); decoding the envelope first and data again from its raw bytes
 // was twice the work on the hot path.
 func DecodeJSON(body []byte) (Event, error) {
-	top, err := decodeObject(body)
-	if err != nil {
-		return Event{}, err
-	}
-	name, err := topString(top, "event")
+	top, name, err := decodeEnvelope(body)
 	if err != nil {
 		return Event{}, err
 	}
@@ -48,6 +44,18 @@ func DecodeJSON(body []byte) (Event, error) {
 		return Event{}, err
 	}
 	return build(name, timestamp, data)
+}
+
+// decodeEnvelope decodes a whole webhook body and reads its event name, the first thing bridge
+// and cloud bodies alike are checked for.
+func decodeEnvelope(body []byte) (top map[string]any, name string, err error) {
+	if top, err = decodeObject(body); err != nil {
+		return nil, "", err
+	}
+	if name, err = topString(top, "event"); err != nil {
+		return nil, "", err
+	}
+	return top, name, nil
 }
 
 // decodeObject decodes a whole webhook body, which must be one JSON object and nothing else but
