@@ -6,15 +6,12 @@ package webhook
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -112,13 +109,15 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 type Server struct {
 	opts    Options
 	bridges map[string]bool
-	secret  [sha256.Size]byte
 	handler EventHandler
 	log     *zap.Logger
 	ln      net.Listener
 	http    *http.Server
 	// slots holds a token per webhook request being served (the MaxConcurrent cap).
 	slots chan struct{}
+	// secret and cloudSecret are the digests of Options.Secret and Options.CloudPathSecret, as
+	// sameSecret compares them.
+	secret, cloudSecret [sha256.Size]byte
 }
 
 // New binds the listener at once, so that a port in use is reported at startup and tests can
@@ -135,8 +134,8 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	if len(opts.Bridges) == 0 {
 		s.bridges[DefaultBridge] = true
 	}
-	// Comparing fixed-size digests keeps the comparison constant-time whatever the lengths.
 	s.secret = sha256.Sum256([]byte(opts.Secret))
+	s.cloudSecret = sha256.Sum256([]byte(opts.CloudPathSecret))
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -227,11 +226,7 @@ func (s *Server) limitConcurrency(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		default:
 		}
-		source := SourceBridge
-		if isCloudPath(c.Request().URL.EscapedPath()) {
-			source = SourceCloud
-		}
-		s.observeFrom(source, EventUnknown, OutcomeBusy)
+		s.observe(sourceOf(c.Request().URL.EscapedPath()), EventUnknown, OutcomeBusy)
 		c.Response().Header().Set("Retry-After", "1")
 		return jsonError(c, http.StatusServiceUnavailable, "too many concurrent requests")
 	}
@@ -273,130 +268,6 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// webhook serves every bridge delivery format:
-//
-//	POST /webhook/<bridge>                       JSON body
-//	GET  /webhook/<bridge>?event=…&timestamp=…   query string
-//	GET  /webhook/<bridge>/event=…/timestamp=…   path segments (GET+NO_PARAMS)
-//
-// and the same without /<bridge> for the default bridge when none is configured.
-func (s *Server) webhook(c echo.Context) error {
-	req := c.Request()
-	// Cloud webhooks authenticate by their path secret, not the bridges' bearer token.
-	if isCloudPath(req.URL.EscapedPath()) {
-		return s.cloudWebhook(c, strings.Trim(strings.TrimPrefix(req.URL.EscapedPath(), cloudPrefix), "/"))
-	}
-	// Counted once whatever the way out (a panic too, as an error).
-	event, outcome := EventUnknown, OutcomeError
-	defer func() { s.observe(event, outcome) }()
-	log := s.log.With(zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
-	// The secret is checked before anything else so that a stranger learns nothing, not even
-	// which bridge names exist.
-	if s.opts.Secret != "" && !s.authorized(req.Header.Get("Authorization")) {
-		outcome = OutcomeUnauthorized
-		return jsonError(c, http.StatusUnauthorized, "missing or wrong bearer token")
-	}
-	bridge, tail := s.route(req.URL.EscapedPath())
-	if !s.bridges[bridge] {
-		outcome = OutcomeUnknownBridge
-		return jsonError(c, http.StatusNotFound, fmt.Sprintf("unknown bridge %s", strconv.Quote(truncate(bridge))))
-	}
-	var ev tedee.Event
-	var err error
-	switch {
-	case req.Method == http.MethodPost && tail == "":
-		body, ok, answered := s.readBody(c, &outcome)
-		if !ok {
-			return answered
-		}
-		ev, err = tedee.DecodeJSON(body)
-	case req.Method == http.MethodPost:
-		event, outcome = EventInvalid, OutcomeInvalid
-		return jsonError(c, http.StatusNotFound, "POST webhooks go to /webhook/<bridge> with a JSON body")
-	case tail != "":
-		ev, err = tedee.DecodePath(tail)
-	default:
-		ev, err = tedee.DecodeQuery(req.URL.RawQuery)
-	}
-	if err != nil {
-		event, outcome = EventInvalid, OutcomeInvalid
-		log.Info("rejected malformed webhook", zap.String("bridge", bridge), zap.Error(err))
-		return jsonError(c, http.StatusBadRequest, err.Error())
-	}
-	event = EventOther
-	if ev.Known() {
-		event = ev.Name
-	}
-	log = log.With(zap.String("bridge", bridge), zap.String("event", ev.Name), zap.String("serial", ev.Serial))
-	var resp error
-	verdict, err := s.handler.HandleEvent(req.Context(), bridge, ev)
-	outcome, resp = answer(c, log, verdict, err, ev.Timestamp)
-	return resp
-}
-
-func (s *Server) observe(event, outcome string) { s.observeFrom(SourceBridge, event, outcome) }
-
-func (s *Server) observeFrom(source, event, outcome string) {
-	if s.opts.Observer != nil {
-		s.opts.Observer.Webhook(source, event, outcome)
-	}
-}
-
-// cloudPrefix is the route of Tedee Cloud webhooks; "cloud" is reserved as a bridge name.
-const cloudPrefix = "/webhook/cloud"
-
-// isCloudPath reports whether an escaped path is the cloud route's.
-func isCloudPath(escapedPath string) bool {
-	rest, ok := strings.CutPrefix(escapedPath, cloudPrefix)
-	return ok && (rest == "" || rest[0] == '/')
-}
-
-// cloudWebhook serves POST /webhook/cloud/<path secret>. A wrong or missing secret, or the cloud
-// route being disabled, answers 404 so that a stranger learns nothing.
-func (s *Server) cloudWebhook(c echo.Context, secret string) error {
-	req := c.Request()
-	event, outcome := EventUnknown, OutcomeError
-	defer func() { s.observeFrom(SourceCloud, event, outcome) }()
-	log := s.log.With(zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)), zap.String("source", SourceCloud))
-	if s.opts.Cloud == nil || s.opts.CloudPathSecret == "" || !equalSecret(secret, s.opts.CloudPathSecret) {
-		outcome = OutcomeUnauthorized
-		return jsonError(c, http.StatusNotFound, "not found")
-	}
-	if req.Method != http.MethodPost {
-		event, outcome = EventInvalid, OutcomeInvalid
-		return jsonError(c, http.StatusMethodNotAllowed, "cloud webhooks are POST requests")
-	}
-	body, ok, answered := s.readBody(c, &outcome)
-	if !ok {
-		return answered
-	}
-	ev, err := tedee.DecodeCloud(body)
-	if err != nil {
-		event, outcome = EventInvalid, OutcomeInvalid
-		log.Info("rejected malformed cloud webhook", zap.Error(err))
-		return jsonError(c, http.StatusBadRequest, err.Error())
-	}
-	event = EventOther
-	if ev.KnownCloud() {
-		event = ev.Name
-	}
-	key := req.Header.Get("Idempotency-Key")
-	if len(key) > 128 {
-		key = "" // not something the cloud sends; not worth remembering
-	}
-	log = log.With(zap.String("event", ev.Name), zap.Int64("device_id", ev.DeviceID))
-	var resp error
-	verdict, err := s.opts.Cloud.HandleCloudEvent(req.Context(), ev, key)
-	outcome, resp = answer(c, log, verdict, err, ev.Timestamp)
-	return resp
-}
-
-// equalSecret compares in constant time whatever the lengths.
-func equalSecret(got, want string) bool {
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
 // maxLoggedPath bounds the path in a log line: a GET+NO_PARAMS event fits, a hostile 16 KiB
 // path does not fill the logs.
 const maxLoggedPath = 512
@@ -410,86 +281,6 @@ func logPath(path string) string {
 		return path[:maxLoggedPath] + "…"
 	}
 	return path
-}
-
-// route splits the escaped path after /webhook into the bridge name and the rest. A first segment
-// with "=" is already a GET+NO_PARAMS pair: the request went to the bare /webhook.
-func (s *Server) route(escapedPath string) (bridge, tail string) {
-	rest := strings.TrimPrefix(escapedPath, "/webhook")
-	first, after, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
-	if first == "" || strings.Contains(first, "=") {
-		bridge, after = DefaultBridge, rest
-	} else {
-		bridge = first
-	}
-	// A trailing "/" (as in a callback URL typed with one) carries no pairs.
-	if strings.Trim(after, "/") != "" {
-		tail = "/" + strings.TrimPrefix(after, "/")
-	}
-	return bridge, tail
-}
-
-// answer turns the handlers' verdict on an event into the response and the outcome counted. What
-// was received and understood is accepted (204) even when nothing is published, so the sender does
-// not retry it.
-func answer(c echo.Context, log *zap.Logger, verdict state.Outcome, err error, at time.Time) (string, error) {
-	switch {
-	case errors.Is(err, state.ErrTooManyLocks):
-		log.Warn("refused event for a new lock", zap.Error(err))
-		return OutcomeError, jsonError(c, http.StatusServiceUnavailable, err.Error())
-	case err != nil:
-		log.Error("handle event", zap.Error(err))
-		return OutcomeError, jsonError(c, http.StatusInternalServerError, "internal error")
-	}
-	switch verdict {
-	case state.UnknownEvent:
-		// Never published as if we knew what it meant.
-		log.Info("ignored unknown event")
-	case state.Stale:
-		log.Info("dropped out-of-order event", zap.Time("event_time", at))
-	case state.Duplicate:
-		log.Debug("dropped duplicate cloud webhook")
-	case state.Unmapped:
-		log.Warn("cloud webhook for a device with no known serial; add it to cloud.devices")
-	default:
-		log.Debug("webhook applied", zap.Time("event_time", at))
-		verdict = state.Applied
-	}
-	return string(verdict), c.NoContent(http.StatusNoContent)
-}
-
-// authorized checks "Authorization: Bearer <secret>"; the scheme is case-insensitive (RFC 7235).
-func (s *Server) authorized(header string) bool {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	sum := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(sum[:], s.secret[:]) == 1
-}
-
-// readBody reads at most MaxBodyBytes; more is a 413, whether announced by Content-Length or not.
-// When it cannot, it answers the request itself, sets outcome, and returns ok false with what the
-// handler is to return.
-func (s *Server) readBody(c echo.Context, outcome *string) (body []byte, ok bool, answered error) {
-	req := c.Request()
-	tooLarge := func() error {
-		*outcome = OutcomeTooLarge
-		return jsonError(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", s.opts.MaxBodyBytes))
-	}
-	if req.ContentLength > s.opts.MaxBodyBytes {
-		return nil, false, tooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		var over *http.MaxBytesError
-		if errors.As(err, &over) {
-			return nil, false, tooLarge()
-		}
-		*outcome = OutcomeInvalid
-		return nil, false, jsonError(c, http.StatusBadRequest, fmt.Sprintf("read body: %v", err))
-	}
-	return body, true, nil
 }
 
 // handleError replaces echo's default so that every error body is {"error": "..."}.
@@ -507,15 +298,4 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if err := jsonError(c, status, msg); err != nil {
 		s.log.Debug("write error response", zap.Error(err))
 	}
-}
-
-func jsonError(c echo.Context, status int, msg string) error {
-	return c.JSON(status, map[string]string{"error": msg})
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
