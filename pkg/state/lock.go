@@ -61,6 +61,9 @@ type lock struct {
 	// one, because a bridge with an unset clock sends year-1 times that are still valid.
 	applied [numKinds]time.Time
 	seen    [numKinds]bool
+	// restored says the kind's facts came from a snapshot of an earlier run, not from this
+	// process: a newer snapshot may still replace them (restore.go).
+	restored [numKinds]bool
 	// published holds a digest of the discovery config last published per entity, so that a
 	// config is sent again only when it changes and removed when the entity no longer applies.
 	// A digest, not the bytes: the configs are most of a lock's memory otherwise (7 KB vs 0.9 KB
@@ -77,7 +80,7 @@ func (l *lock) accept(k kind, ts time.Time) bool {
 	if l.seen[k] && ts.Before(l.applied[k]) {
 		return false
 	}
-	l.applied[k], l.seen[k] = ts, true
+	l.applied[k], l.seen[k], l.restored[k] = ts, true, false
 	return true
 }
 

@@ -10,15 +10,16 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
-// Restore fills in what this process has not learned yet from a lock's json snapshot that an
-// earlier run published (read back from the broker's retained messages at startup), so that the
-// state and the ordering rule survive a restart. What was already applied here wins: a kind of
-// fact seen in this process is not touched, and a fact is only filled where it is unknown.
-// Bridge snapshots (which have a "name") are skipped: a bridge is re-learned from its next event
-// or sync, and restoring one no longer configured would bring it back. Nothing is published: the
-// snapshot is still retained on the broker. A snapshot is untrusted input (any broker client can
-// retain one): its size is bounded, its serial validated, and its times clamped like any other
-// time from outside (a 2099 time would otherwise freeze the lock).
+// Restore merges a lock's json snapshot that an earlier run left (in data_dir/state.json, or
+// retained on the broker and read back at startup), so that the state and the ordering rule
+// survive a restart. Per kind of fact, by time: a kind applied live in this process is never
+// touched; one only restored so far takes a newer snapshot's facts. So state.json and the
+// broker's snapshots, in whichever order they are read, merge to the newest of each. Facts
+// without a kind (id, model, bridge, name) only fill what is unknown. Bridge snapshots (which have
+// a "name") are skipped: a bridge is re-learned from its next event or sync, and restoring one no
+// longer configured would bring it back. Nothing is published: the caller republishes once all is
+// read. A snapshot is untrusted input (any broker client can retain one): its size is bounded,
+// its serial and words validated, and its times clamped like any other time from outside.
 func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
 	if len(payload) > maxSnapshotBytes {
 		return fmt.Errorf("restore %s: %d bytes, more than a snapshot of ours can be", topic, len(payload))
@@ -47,28 +48,20 @@ func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	for k := kind(0); k < numKinds; k++ {
-		if l.seen[k] {
+	for k := range numKinds {
+		ts, err := time.Parse(time.RFC3339Nano, j.Timestamps[kindNames[k]])
+		if err != nil {
 			continue
 		}
-		if ts, err := time.Parse(time.RFC3339Nano, j.Timestamps[kindNames[k]]); err == nil {
-			l.applied[k], l.seen[k] = clampFuture(ts, now), true
+		ts = clampFuture(ts, now)
+		if l.seen[k] && (!l.restored[k] || !ts.After(l.applied[k])) {
+			continue // applied live here, or a snapshot at least as new was read already
 		}
+		l.applied[k], l.seen[k], l.restored[k] = ts, true, true
+		l.restoreKind(k, j)
 	}
-	if j.State != nil && slices.Contains(tedee.StateWords, *j.State) {
-		fill(&l.state, j.State)
-	}
-	if j.Door != nil && slices.Contains(tedee.DoorWords, *j.Door) {
-		fill(&l.door, j.Door)
-	}
-	fill(&l.jammed, j.Jammed)
-	fill(&l.charging, j.Charging)
-	fill(&l.connected, j.Connected)
-	if !l.batteryReported && (j.Battery != nil || j.Timestamps[kindNames[kindBattery]] != "") {
-		if j.Battery == nil || tedee.BatteryKnown(*j.Battery) {
-			l.battery, l.batteryReported = j.Battery, true
-		}
-	}
+	// Snapshots from before per-kind times (or planted ones without them) only fill gaps.
+	l.fillFrom(j)
 	if l.id == 0 {
 		s.identify(l, j.ID)
 	}
@@ -78,27 +71,77 @@ func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
 	if l.bridge == "" && j.Bridge != nil {
 		l.bridge = *j.Bridge
 	}
-	if l.name == "" && j.Name != nil {
-		if name, ok := deviceName(*j.Name); ok {
-			l.name = name
-		}
-	}
 	if ts, err := time.Parse(time.RFC3339Nano, j.Timestamp); err == nil && clampFuture(ts, now).After(l.newest) {
 		l.newest = clampFuture(ts, now)
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, j.UpdatedAt); err == nil && l.updatedAt.IsZero() {
+	if ts, err := time.Parse(time.RFC3339Nano, j.UpdatedAt); err == nil && clampFuture(ts, now).After(l.updatedAt) {
 		l.updatedAt = clampFuture(ts, now)
 	}
 	return nil
 }
 
+// restoreKind takes the facts of kind k from a snapshot, as they were when it was written.
+func (l *lock) restoreKind(k kind, j LockJSON) {
+	switch k {
+	case kindStatus:
+		l.state, l.jammed, l.door = validWord(j.State, tedee.StateWords), copyOf(j.Jammed), validWord(j.Door, tedee.DoorWords)
+	case kindBattery:
+		l.battery, l.batteryReported = nil, true
+		if j.Battery != nil && tedee.BatteryKnown(*j.Battery) {
+			l.battery = copyOf(j.Battery)
+		}
+	case kindCharging:
+		l.charging = copyOf(j.Charging)
+	case kindConnection:
+		l.connected = copyOf(j.Connected)
+	case kindSettings:
+		if j.Name != nil {
+			if name, ok := deviceName(*j.Name); ok {
+				l.name = name
+			}
+		}
+	}
+}
+
+// fillFrom fills the facts still unknown from a snapshot, whatever its times.
+func (l *lock) fillFrom(j LockJSON) {
+	fill(&l.state, validWord(j.State, tedee.StateWords))
+	fill(&l.door, validWord(j.Door, tedee.DoorWords))
+	fill(&l.jammed, j.Jammed)
+	fill(&l.charging, j.Charging)
+	fill(&l.connected, j.Connected)
+	if !l.batteryReported && j.Battery != nil && tedee.BatteryKnown(*j.Battery) {
+		l.battery, l.batteryReported = copyOf(j.Battery), true
+	}
+	if l.name == "" && j.Name != nil {
+		if name, ok := deviceName(*j.Name); ok {
+			l.name = name
+		}
+	}
+}
+
+// validWord returns a copy of w if it is one of words, else nil: an unknown word restores nothing.
+func validWord(w *string, words []string) *string {
+	if w == nil || !slices.Contains(words, *w) {
+		return nil
+	}
+	return copyOf(w)
+}
+
+func copyOf[T any](v *T) *T {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	return &c
+}
+
 // maxSnapshotBytes bounds a json snapshot read back: ours are well under 1 KiB.
 const maxSnapshotBytes = 16 << 10
 
-// fill sets *dst to a copy of *v where *dst is unknown: restored facts never override live ones.
+// fill sets *dst to a copy of *v where *dst is unknown.
 func fill[T any](dst **T, v *T) {
-	if *dst == nil && v != nil {
-		c := *v
-		*dst = &c
+	if *dst == nil {
+		*dst = copyOf(v)
 	}
 }
