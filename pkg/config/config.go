@@ -27,6 +27,9 @@ type Config struct {
 	Bridges       []Bridge      `yaml:"bridges"`
 	Cloud         Cloud         `yaml:"cloud"`
 	Commands      Commands      `yaml:"commands"`
+	// DataDir holds the service's own state (state.json) and the embedded broker's store, so that
+	// what was accepted survives a restart even while the broker is down.
+	DataDir string `yaml:"data_dir"`
 }
 
 // Log configures logging.
@@ -152,6 +155,7 @@ func Default() Config {
 		Bridges:  []Bridge{},
 		Cloud:    Cloud{Devices: map[string]string{}},
 		Commands: Commands{QueueTimeout: 5 * time.Second, Timeout: 30 * time.Second},
+		DataDir:  "./data",
 	}
 }
 

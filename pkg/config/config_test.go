@@ -118,6 +118,9 @@ var invalidFiles = map[string][]string{
 		`commands.queue_timeout: must be between 100ms and 10m0s (got 0s)`,
 		`commands.timeout: must be between 1s and 10m0s (got 1h0m0s)`,
 	},
+	"invalid-data-dir.yaml": {
+		`data_dir: must name a directory (the service keeps its state there)`,
+	},
 	"invalid-cloud-missing-secret.yaml": {
 		`cloud.path_secret: required when cloud.enabled is true`,
 	},
@@ -625,6 +628,7 @@ func TestEnvNames(t *testing.T) {
 		"TEDEE2MQTT_CLOUD_PATH_SECRET_FILE",
 		"TEDEE2MQTT_COMMANDS_QUEUE_TIMEOUT",
 		"TEDEE2MQTT_COMMANDS_TIMEOUT",
+		"TEDEE2MQTT_DATA_DIR",
 		"TEDEE2MQTT_HOMEASSISTANT_DISCOVERY_PREFIX",
 		"TEDEE2MQTT_HOMEASSISTANT_ENABLED",
 		"TEDEE2MQTT_HOMEASSISTANT_STATUS_TOPIC",

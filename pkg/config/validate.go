@@ -62,6 +62,9 @@ func (c Config) validate() problems {
 	c.validateBridges(&ps)
 	c.validateCloud(&ps)
 	c.validateCommands(&ps)
+	if strings.TrimSpace(c.DataDir) == "" {
+		ps.add("data_dir", "must name a directory (the service keeps its state there)")
+	}
 	return ps
 }
 
