@@ -23,6 +23,9 @@ RUN if [ "$TARGETARCH" = arm ] && [ -n "$TARGETVARIANT" ]; then export GOARM="${
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT" \
       -o /out/tedee2mqtt ./cmd/tedee2mqtt
+# data_dir in the image: created here, since the final image has no shell, and handed to the
+# service's user so that a named volume mounted on it starts writable.
+RUN mkdir -p /out/data
 
 # Static base: CA certificates, tzdata and /etc/passwd with "nonroot" (65532), no shell.
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -35,6 +38,11 @@ LABEL org.opencontainers.image.title="tedee2mqtt" \
       org.opencontainers.image.version="$VERSION" \
       org.opencontainers.image.revision="$COMMIT"
 COPY --from=build /out/tedee2mqtt /tedee2mqtt
+COPY --from=build --chown=65532:65532 /out/data /data
+# state.json (and the embedded broker's store) live here: mount a volume to keep them across
+# container replacements.
+ENV TEDEE2MQTT_DATA_DIR=/data
+VOLUME /data
 # The base image's default is already nonroot; said explicitly so that no base change makes it root.
 USER 65532:65532
 # tedee2mqtt reads ./config.yaml when it exists, else runs on defaults and TEDEE2MQTT_* variables:

@@ -234,6 +234,19 @@ func TestDockerfile(t *testing.T) {
 		if wd := final.last(t, "WORKDIR").args; wd != "/config" {
 			t.Errorf("WORKDIR %s, want /config (where ./config.yaml is looked for)", wd)
 		}
+		if v := final.last(t, "VOLUME").args; v != "/data" {
+			t.Errorf("VOLUME %s, want /data (state.json survives a new container)", v)
+		}
+		if env := final.last(t, "ENV").args; env != "TEDEE2MQTT_DATA_DIR=/data" {
+			t.Errorf("ENV %s, want TEDEE2MQTT_DATA_DIR=/data", env)
+		}
+		chowned := false
+		for _, c := range final.all("COPY") {
+			chowned = chowned || (strings.Contains(c.args, "--chown=65532:65532") && strings.HasSuffix(c.args, " /data"))
+		}
+		if !chowned {
+			t.Errorf("/data is not copied in owned by 65532: a fresh volume would not be writable")
+		}
 		ports := strings.Fields(final.last(t, "EXPOSE").args)
 		if !slices.Contains(ports, "8080") || !slices.Contains(ports, "1883") {
 			t.Errorf("EXPOSE %q, want 8080 and 1883", ports)

@@ -68,6 +68,9 @@ func writeConfig(t *testing.T, brokerURL, extra string) (path, listen string) {
 	t.Helper()
 	listen = freeAddr(t)
 	extra = strings.ReplaceAll(extra, "{{listen}}", listen) // for public_url
+	if !strings.Contains(extra, "data_dir:") {
+		extra += fmt.Sprintf("data_dir: %q\n", t.TempDir()) // state.json of its own: nothing leaks between tests
+	}
 	cfg := fmt.Sprintf("log:\n  level: debug\nhttp:\n  listen: %q\nmqtt:\n  url: %q\n  client_id: tedee2mqtt-%d\n%s",
 		listen, brokerURL, time.Now().UnixNano(), extra)
 	path = filepath.Join(t.TempDir(), "config.yaml")

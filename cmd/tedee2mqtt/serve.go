@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/metrics"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/statefile"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/webhook"
 )
@@ -29,15 +31,22 @@ const (
 	// it is older than. A broker that is down does not hold them longer: they are served, and
 	// what they publish waits for the restore (mqtt.Options.Restore).
 	restoreTimeout = 5 * time.Second
+	// stateSaveInterval is how soon after a change data_dir/state.json has it.
+	stateSaveInterval = time.Second
 )
 
 // serve runs the service until ctx is done or a part of it fails, then shuts down in order: stop
 // accepting webhooks and finish those in flight, deliver what is pending, publish offline,
 // disconnect.
 func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	stateFile, err := statefile.Open(cfg.DataDir, log.Named("state"))
+	if err != nil {
+		return err
+	}
 	brokerURL := cfg.MQTT.URL
 	if brokerURL == "" {
-		b, err := broker.Start(cfg.MQTT.EmbeddedListen, log.Named("broker"))
+		b, err := broker.Start(cfg.MQTT.EmbeddedListen,
+			broker.Options{StorePath: filepath.Join(cfg.DataDir, "broker.db")}, log.Named("broker"))
 		if err != nil {
 			return fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -50,7 +59,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		disc = &homeassistant.Options{Prefix: cfg.HomeAssistant.DiscoveryPrefix, Base: cfg.MQTT.BaseTopic,
 			QoS: cfg.MQTT.QoS, Version: version}
 	}
-	client, owner, err := connect(cfg, brokerURL, disc, met, log)
+	client, owner, err := connect(cfg, brokerURL, disc, stateFile, met, log)
 	if err != nil {
 		return err
 	}
@@ -91,12 +100,24 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	case <-ctx.Done():
 	}
 
+	keepCtx, stopKeeping := context.WithCancel(context.Background())
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		stateFile.Keep(keepCtx, owner, stateSaveInterval)
+	}()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range controllers {
 		g.Go(func() error { return c.Run(gctx) }) // failures are logged and retried inside
 	}
 	g.Go(func() error { return srv.Run(gctx) })
 	runErr := g.Wait()
+	// Every webhook answered is applied now: save it all, for a broker that may never get it.
+	stopKeeping()
+	<-kept
+	if err := stateFile.Save(owner.Snapshots(), time.Now()); err != nil {
+		log.Error("could not save the state at shutdown", zap.Error(err))
+	}
 	log.Info("shutting down", zap.Int("pending_messages", client.Pending()))
 	if err := client.Close(drainTimeout); err != nil {
 		log.Error("messages lost at shutdown", zap.Error(err))
@@ -107,15 +128,21 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // connect returns the MQTT client and the owner of the state, which publishes through it. The
 // client reads back the state an earlier run left retained before it delivers anything, and
 // republishes everything when the broker or Home Assistant may have lost it.
-func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, met *metrics.Metrics,
-	log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
+func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, stateFile *statefile.File,
+	met *metrics.Metrics, log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
 	var owner *keeper.Keeper // set before the client starts, which is when it calls back
 	opts := mqtt.Options{
 		URL: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
 		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status", Observer: met,
 		Republish:     func() { owner.Republish() },
 		RestoreFilter: cfg.MQTT.BaseTopic + "/+/json",
-		Restore:       func(msgs []state.Message) { restore(owner, msgs, log) },
+		Restore: func(msgs []state.Message) {
+			byTopic := make(map[string][]byte, len(msgs))
+			for _, m := range msgs {
+				byTopic[m.Topic] = m.Payload
+			}
+			restoreTopics(owner, byTopic, "the broker", log)
+		},
 	}
 	if disc != nil {
 		opts.BirthTopic = cfg.HomeAssistant.StatusTopic
@@ -130,22 +157,38 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, m
 	client := mqtt.New(opts, log.Named("mqtt"))
 	owner = keeper.New(state.New(cfg.MQTT.BaseTopic, disc), client,
 		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices), Log: log.Named("state")})
+	// The service's own copy first; the broker's retained snapshots merge with it by time once the
+	// client reads them back.
+	saved, err := stateFile.Load()
+	if err != nil {
+		log.Warn("could not read the saved state; going on with what the broker retains", zap.Error(err))
+	}
+	restore(owner, cfg.MQTT.BaseTopic, saved, stateFile.Path(), log)
 	client.Start()
 	return client, owner, nil
 }
 
-// restore merges the lock snapshots an earlier run left retained, so that state and the ordering
-// rule survive a restart even without the Bridge API.
-func restore(owner *keeper.Keeper, msgs []state.Message, log *zap.Logger) {
+// restore merges the lock snapshots state.json holds, by serial.
+func restore(owner *keeper.Keeper, base string, saved map[string][]byte, from string, log *zap.Logger) {
+	byTopic := make(map[string][]byte, len(saved))
+	for serial, payload := range saved {
+		byTopic[base+"/"+serial+"/json"] = payload
+	}
+	restoreTopics(owner, byTopic, from, log)
+}
+
+// restoreTopics merges the lock snapshots an earlier run left (in state.json, or retained on the
+// broker), so that state and the ordering rule survive a restart even without the Bridge API.
+func restoreTopics(owner *keeper.Keeper, snapshots map[string][]byte, from string, log *zap.Logger) {
 	restored := 0
-	for _, m := range msgs {
-		if err := owner.Restore(m.Topic, m.Payload, time.Now()); err != nil {
-			log.Debug("skipped retained snapshot", zap.String("topic", m.Topic), zap.Error(err))
+	for topic, payload := range snapshots {
+		if err := owner.Restore(topic, payload, time.Now()); err != nil {
+			log.Debug("skipped a saved snapshot", zap.String("topic", topic), zap.String("from", from), zap.Error(err))
 			continue
 		}
 		restored++
 	}
-	log.Info("restored state from the broker", zap.Int("snapshots", restored))
+	log.Info("restored state", zap.String("from", from), zap.Int("snapshots", restored))
 }
 
 // newControllers returns a controller for every bridge with a host: its Bridge API is used for

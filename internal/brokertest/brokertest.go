@@ -190,7 +190,7 @@ func (b *Broker) Restart(tb testing.TB) {
 	} else {
 		b.startEmbedded(tb, b.addr, restartTimeout)
 		if len(b.snapshot) > 0 {
-			republish(tb, b.URL(), b.snapshot)
+			PublishRetained(tb, b.URL(), b.snapshot)
 		}
 		b.snapshot = nil
 	}
@@ -235,7 +235,7 @@ func (b *Broker) startEmbedded(tb testing.TB, addr string, retryFor time.Duratio
 	))
 	deadline := time.Now().Add(retryFor)
 	for {
-		e, err := broker.Start(addr, log)
+		e, err := broker.Start(addr, broker.Options{}, log)
 		if err == nil {
 			b.embedded = e
 			return

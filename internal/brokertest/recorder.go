@@ -291,9 +291,10 @@ func connect(tb testing.TB, url, role string) paho.Client {
 	return c
 }
 
-// republish publishes msgs as retained QoS 1 messages; the embedded broker's Restart uses it to
+// PublishRetained publishes msgs (topic → payload) as retained QoS 1 messages from a client of
+// its own, as another application on the broker would; the embedded broker's Restart uses it to
 // restore the retained store it snapshotted in Stop.
-func republish(tb testing.TB, url string, msgs map[string]string) {
+func PublishRetained(tb testing.TB, url string, msgs map[string]string) {
 	tb.Helper()
 	c := connect(tb, url, "restore")
 	defer c.Disconnect(250)

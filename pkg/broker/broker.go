@@ -7,8 +7,10 @@
 // loopback address unless other machines really need to reach it, and use a real broker (with
 // authentication, and TLS where needed) for anything else.
 //
-// Retained messages are kept in memory only: they survive client reconnects but not a restart of
-// the process. tedee2mqtt republishes its retained state on start, so that is sufficient.
+// With Options.StorePath, retained messages (and sessions) are kept on disk through mochi's own
+// bbolt storage hook, so that they survive a restart of the process: Home Assistant's discovery
+// configs and other clients' retained messages are there at once, not only once tedee2mqtt has
+// republished its own.
 package broker
 
 import (
@@ -16,15 +18,29 @@ import (
 	"math"
 	"net"
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"go.etcd.io/bbolt"
 	"go.uber.org/zap"
 )
 
 // listenerID names the single TCP listener inside mochi; it only shows up in mochi's log lines.
 const listenerID = "tcp"
+
+// Options configure the embedded broker.
+type Options struct {
+	// StorePath, when set, is the bbolt file that keeps retained messages across restarts
+	// (data_dir/broker.db); empty: memory only.
+	StorePath string
+}
+
+// storeLockTimeout bounds the wait for the store's file lock: a second instance with the same
+// data_dir fails with an error instead of hanging.
+const storeLockTimeout = 2 * time.Second
 
 // Broker is a running embedded MQTT broker. Create it with Start and stop it with Close.
 type Broker struct {
@@ -45,7 +61,7 @@ type Broker struct {
 //
 // mochi's own log output is routed through log (see newSlogLogger for the level mapping); a nil log
 // discards it.
-func Start(addr string, log *zap.Logger) (*Broker, error) {
+func Start(addr string, opts Options, log *zap.Logger) (*Broker, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -75,6 +91,18 @@ func Start(addr string, log *zap.Logger) (*Broker, error) {
 	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("embedded MQTT broker: add allow-all auth hook: %w", err)
+	}
+	if opts.StorePath != "" {
+		// Every retained message is written (and synced) as it arrives: the embedded broker is
+		// for small setups, where a few milliseconds per message cost nothing and a power cut
+		// must not leave a corrupt store.
+		err := server.AddHook(new(bolt.Hook), &bolt.Options{Path: opts.StorePath,
+			Options: &bbolt.Options{Timeout: storeLockTimeout}})
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("embedded MQTT broker: open its store %s (is another instance using this data_dir?): %w",
+				opts.StorePath, err)
+		}
 	}
 	if err := server.AddListener(listeners.NewNet(listenerID, ln)); err != nil {
 		_ = ln.Close()

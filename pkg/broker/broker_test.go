@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +49,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func startBroker(t *testing.T) *Broker {
 	t.Helper()
-	b, err := Start("127.0.0.1:0", testLogger(t))
+	b, err := Start("127.0.0.1:0", Options{}, testLogger(t))
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -125,7 +127,7 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	// Close must release the port, so a restarted service (or test) can bind it again.
-	b2, err := Start(addr, testLogger(t))
+	b2, err := Start(addr, Options{}, testLogger(t))
 	if err != nil {
 		t.Fatalf("Start on %s after Close: %v", addr, err)
 	}
@@ -157,7 +159,7 @@ func TestStartAddressInUse(t *testing.T) {
 	}
 	defer ln.Close()
 
-	b, err := Start(ln.Addr().String(), zap.NewNop())
+	b, err := Start(ln.Addr().String(), Options{}, zap.NewNop())
 	if err == nil {
 		_ = b.Close()
 		t.Fatalf("Start on %s (in use) succeeded, want an error", ln.Addr())
@@ -168,7 +170,7 @@ func TestStartAddressInUse(t *testing.T) {
 }
 
 func TestNilLogger(t *testing.T) {
-	b, err := Start("127.0.0.1:0", nil)
+	b, err := Start("127.0.0.1:0", Options{}, nil)
 	if err != nil {
 		t.Fatalf("Start with nil logger: %v", err)
 	}
@@ -219,5 +221,66 @@ func TestSlogLevelMapping(t *testing.T) {
 	}
 	if !quiet.Enabled(t.Context(), slog.LevelWarn) {
 		t.Error("mochi Warn should be enabled when zap is at Info")
+	}
+}
+
+// TestRetainedSurvivesRestart: with a store, retained messages (set and cleared) are as they were
+// after the broker is closed and started again on the same file; a second broker on the same
+// store fails at once instead of hanging.
+func TestRetainedSurvivesRestart(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "broker.db")
+	b, err := Start("127.0.0.1:0", Options{StorePath: store}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start("127.0.0.1:0", Options{StorePath: store}, testLogger(t)); err == nil {
+		t.Error("a second broker opened the same store")
+	}
+	pub := connect(t, b.Addr(), "publisher", nil)
+	for topic, payload := range map[string]string{"tedee/L-1/state": "locked", "tedee/L-2/state": "unlocked",
+		"homeassistant/lock/x/config": "{}"} {
+		if tok := pub.Publish(topic, 1, true, payload); !tok.WaitTimeout(waitTimeout) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	if tok := pub.Publish("tedee/L-2/state", 1, true, ""); !tok.WaitTimeout(waitTimeout) || tok.Error() != nil {
+		t.Fatalf("clear: %v", tok.Error())
+	}
+	pub.Disconnect(250)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err = Start("127.0.0.1:0", Options{StorePath: store}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := map[string]string{}
+	var mu sync.Mutex
+	sub := connect(t, b.Addr(), "subscriber", nil)
+	if tok := sub.Subscribe("#", 1, func(_ paho.Client, m paho.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m.Retained() {
+			got[m.Topic()] = string(m.Payload())
+		}
+	}); !tok.WaitTimeout(waitTimeout) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	want := map[string]string{"tedee/L-1/state": "locked", "homeassistant/lock/x/config": "{}"}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		mu.Lock()
+		done := maps.Equal(got, want)
+		snapshot := maps.Clone(got)
+		mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retained after restart: %v, want %v", snapshot, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

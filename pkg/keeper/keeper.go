@@ -137,6 +137,13 @@ func (k *Keeper) Republish() {
 	k.change(func(s *state.Store) []state.Message { return s.Republish() })
 }
 
+// Snapshots returns every lock's json snapshot, by serial (for data_dir/state.json).
+func (k *Keeper) Snapshots() map[string][]byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.Snapshots()
+}
+
 // LockState returns the lock's current state word, if known.
 func (k *Keeper) LockState(serial string) (string, bool) {
 	k.mu.Lock()

@@ -148,4 +148,14 @@ func (s *Store) Republish() []Message {
 	return msgs
 }
 
+// Snapshots returns every lock's json snapshot (the payload of <base>/<serial>/json), by serial:
+// what data_dir/state.json keeps.
+func (s *Store) Snapshots() map[string][]byte {
+	out := make(map[string][]byte, len(s.locks))
+	for serial, l := range s.locks {
+		out[serial] = s.lockJSON(l).Payload
+	}
+	return out
+}
+
 func (s *Store) topic(segment, leaf string) string { return s.base + "/" + segment + "/" + leaf }
