@@ -94,7 +94,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-poll.C:
-			c.pollOnce(ctx, poll)
+			if c.pollOnce(ctx, poll) && c.opts.PublicURL != "" {
+				// Every sync verifies the callback too: a bridge that lost it (reset, another
+				// integration replacing all callbacks) is noticed within a poll, not minutes.
+				c.ensureCallbackLogged(ctx, callback)
+			}
 		case serial := <-c.refresh:
 			c.refreshLock(ctx, serial)
 		case <-callback.C:
@@ -110,17 +114,19 @@ func (c *Controller) Run(ctx context.Context) error {
 // syncRetry is how soon a failed sync is tried again.
 const syncRetry = 15 * time.Second
 
-func (c *Controller) pollOnce(ctx context.Context, poll *time.Timer) {
+// pollOnce syncs and schedules the next sync; it reports whether this one succeeded.
+func (c *Controller) pollOnce(ctx context.Context, poll *time.Timer) bool {
 	if err := c.Sync(ctx); err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("bridge sync failed", zap.Error(err), zap.Duration("retry_in", syncRetry))
 		}
 		poll.Reset(syncRetry)
-		return
+		return false
 	}
 	if c.opts.PollInterval > 0 {
 		poll.Reset(c.opts.PollInterval)
 	}
+	return true
 }
 
 func (c *Controller) ensureCallbackLogged(ctx context.Context, t *time.Timer) {

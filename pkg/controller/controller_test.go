@@ -108,6 +108,20 @@ func TestCallbackSelfHealing(t *testing.T) {
 	}
 }
 
+// TestEverySyncVerifiesTheCallback: with the periodic check far away, a registration the bridge
+// lost comes back with the next sync.
+func TestEverySyncVerifiesTheCallback(t *testing.T) {
+	c, fb, _ := setup(t, Options{PublicURL: "http://127.0.0.1:8080", PollInterval: 100 * time.Millisecond,
+		CallbackCheckInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	registered := func() bool { return len(fb.Callbacks()) == 1 }
+	eventually(t, "registered", registered)
+	fb.DropCallbacks()
+	eventually(t, "re-added by a sync", registered)
+}
+
 // TestLockRemovedAfterTwoSyncs: a lock the bridge stops listing is removed, but only when two
 // syncs in a row miss it.
 func TestLockRemovedAfterTwoSyncs(t *testing.T) {
