@@ -77,8 +77,8 @@ func (s *Store) SetBridge(name string, info BridgeInfo, ts, now time.Time) []Mes
 		}
 		b.serial = info.Serial
 	}
-	if info.Firmware != "" {
-		b.firmware = info.Firmware
+	if fw, ok := firmware(info.Firmware); ok {
+		b.firmware = fw
 	}
 	if name, ok := deviceName(info.Name); ok {
 		b.label = name

@@ -213,15 +213,26 @@ func (l *lock) pulls() bool {
 // maxNameBytes bounds a device name taken from a webhook or a retained snapshot.
 const maxNameBytes = 128
 
+// maxFirmwareBytes bounds a firmware version from the Bridge API: it is copied into every
+// discovery config of the device, so a 300 KB "version" would be copied seven times per lock.
+// Real ones look like "2.2.31232".
+const maxFirmwareBytes = 64
+
 // deviceName returns v as a device name if it is one: a string of graphic UTF-8 (no control
 // characters), at most maxNameBytes long once trimmed.
-func deviceName(v any) (string, bool) {
+func deviceName(v any) (string, bool) { return text(v, maxNameBytes) }
+
+// firmware returns v as a firmware version if it is one, like deviceName.
+func firmware(v string) (string, bool) { return text(v, maxFirmwareBytes) }
+
+// text returns v as a string of graphic UTF-8 of at most max bytes once trimmed, if it is one.
+func text(v any, max int) (string, bool) {
 	name, ok := v.(string)
 	if !ok {
 		return "", false
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > maxNameBytes || !utf8.ValidString(name) {
+	if name == "" || len(name) > max || !utf8.ValidString(name) {
 		return "", false
 	}
 	for _, r := range name {

@@ -43,8 +43,8 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if snap.DeviceType != 0 {
 		l.deviceType = snap.DeviceType
 	}
-	if snap.Firmware != "" {
-		l.firmware = snap.Firmware
+	if fw, ok := firmware(snap.Firmware); ok {
+		l.firmware = fw
 	}
 	if name, ok := deviceName(snap.Name); ok {
 		l.name = name

@@ -138,3 +138,29 @@ func TestBridgeNamedFromTheBridge(t *testing.T) {
 		t.Errorf("bridge json: %s", j)
 	}
 }
+
+// TestFirmwareIsBounded: a firmware version that cannot be one (huge, control characters) is not
+// copied into the discovery configs; a real one is.
+func TestFirmwareIsBounded(t *testing.T) {
+	s := New("tedee", discOpts)
+	snap := snapshot(6, 50)
+	snap.Firmware = strings.Repeat("9", 300<<10)
+	msgs, err := s.ApplySnapshot("home", snap, t0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if len(m.Payload) > 4<<10 {
+			t.Errorf("%s is %d bytes: the firmware was copied in", m.Topic, len(m.Payload))
+		}
+	}
+	snap.Firmware = "2.2.31232"
+	msgs, _ = s.ApplySnapshot("home", snap, t0, now)
+	if c := byTopic(msgs)["homeassistant/lock/tedee_L-1_lock/config"]; !strings.Contains(c, `"sw_version":"2.2.31232"`) {
+		t.Errorf("a real firmware version is not shown: %s", c)
+	}
+	s.SetBridge("home", BridgeInfo{Firmware: "1.0\x00\n", Connected: new(true)}, t0, now)
+	if c := byTopic(s.Republish())["homeassistant/binary_sensor/tedee_bridge_home_cloud/config"]; strings.Contains(c, `"sw_version":"1.0`) {
+		t.Errorf("a bridge firmware with control characters is shown: %s", c)
+	}
+}
