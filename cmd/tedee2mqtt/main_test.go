@@ -405,6 +405,56 @@ func TestCancelPublishesOffline(t *testing.T) {
 	}
 }
 
+// buildBinary builds the service's binary into the test's temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tedee2mqtt")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestLogReaderGone: when whatever reads the service's log goes away (a closed pipe: SIGPIPE on
+// stderr), the service goes on serving; by default Go exits on it.
+func TestLogReaderGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	b := brokertest.Start(t)
+	bin := buildBinary(t)
+	path, listen := writeConfig(t, b.URL(), "")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-config", path)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitHTTP(t, "http://"+listen+"/readyz", exited, func() string { return fmt.Sprint(waitErr) })
+	r.Close() // the log reader goes away; every log line from now on meets a closed pipe
+	for i := range 3 {
+		if status, body := send(t, "http://"+listen, "", "lock-status-changed.json", fmt.Sprintf("PIPE-%d", i)); status != http.StatusNoContent {
+			t.Fatalf("webhook %d after the log reader left: %d %s", i, status, body)
+		}
+	}
+	select {
+	case <-exited:
+		t.Fatalf("the service exited when its log reader went away: %v", waitErr)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if status, _ := request(t, "GET", "http://"+listen+"/healthz", ""); status != http.StatusOK {
+		t.Errorf("healthz after the log reader left: %d", status)
+	}
+}
+
 // TestBinarySIGTERM builds the real binary, sends it a webhook and SIGTERM: it must deliver the
 // event, publish offline and exit 0.
 func TestBinarySIGTERM(t *testing.T) {
@@ -412,10 +462,7 @@ func TestBinarySIGTERM(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	b := brokertest.Start(t)
-	bin := filepath.Join(t.TempDir(), "tedee2mqtt")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	path, listen := writeConfig(t, b.URL(), "")
 	cmd := exec.Command(bin, "-config", path)
 	var logs syncBuffer
