@@ -115,6 +115,7 @@ func startCommandService(t *testing.T, b *brokertest.Broker, commands string, wi
 		extra = "    public_url: \"http://{{listen}}\"\n"
 	}
 	svc := startService(t, b.URL(), bridgeConfig(host, extra)+commands)
+	waitSynced(t, svc)
 	rec.WaitFor(t, "tedee/"+proSerial+"/state", "locked", waitTimeout)
 	rec.WaitFor(t, "tedee/"+goSerial+"/state", "unlocked", waitTimeout)
 	for deadline := time.Now().Add(waitTimeout); withCallback && len(fb.Callbacks()) == 0; time.Sleep(50 * time.Millisecond) {
@@ -123,6 +124,17 @@ func startCommandService(t *testing.T, b *brokertest.Broker, commands string, wi
 		}
 	}
 	return fb, rec, svc
+}
+
+// waitSynced waits for the service's first sync with the bridge: until then it does not know
+// which bridge reports a lock (a state topic may show earlier, restored from a previous run).
+func waitSynced(t *testing.T, svc *service) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); !strings.Contains(svc.logs.String(), `"msg":"synced"`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no sync with the bridge")
+		}
+	}
 }
 
 // TestCommandFaults: whatever the bridge or the network does, each command is sent once, runs
@@ -254,9 +266,10 @@ func TestCommandStaleCache(t *testing.T) {
 // whether it waited behind its own lock's command or behind the bridge's one request at a time.
 func TestCommandQueue(t *testing.T) {
 	b := brokertest.Start(t)
-	fb, rec, _ := startCommandService(t, b, "commands:\n  queue_timeout: 1s\n  timeout: 10s\n", true)
+	fb, rec, _ := startCommandService(t, b, "commands:\n  queue_timeout: 2s\n  timeout: 10s\n", true)
 
-	// The bridge takes 3s over the Lock PRO's unlock.
+	// The bridge takes 3s over the Lock PRO's unlock. (Startup requests to the bridge may delay
+	// its start by up to a second, so the queue timeout is 2s, not less.)
 	fb.InjectFault(1, fakebridge.FaultSlow, 1, 3*time.Second)
 	publish(t, b.URL(), "tedee/"+proSerial+"/set", jsonCommand("unlock", "q1"), false)
 	for deadline := time.Now().Add(waitTimeout); arrivals(fb, http.MethodPost, "/v1.0/lock/1/unlock") == 0; time.Sleep(10 * time.Millisecond) {
@@ -267,7 +280,7 @@ func TestCommandQueue(t *testing.T) {
 	// Two more for the same lock while it runs. The service handles messages concurrently, in
 	// no set order: whichever comes first waits, the other is refused busy at once.
 	publishAll(t, b.URL(), "tedee/"+proSerial+"/set", []string{jsonCommand("lock", "q2"), jsonCommand("lock", "q3")})
-	// The bridge is busy with it: a command for the other lock cannot be sent within 1s either.
+	// The bridge is busy with it: a command for the other lock cannot be sent within 2s either.
 	publish(t, b.URL(), "tedee/"+goSerial+"/set", jsonCommand("lock", "q4"), false)
 
 	q2 := resultOf(t, rec, proSerial, "q2", waitTimeout)
@@ -305,7 +318,7 @@ func TestCommandQueue(t *testing.T) {
 // at a time.
 func TestCommandFairness(t *testing.T) {
 	b := brokertest.Start(t)
-	fb, rec, _ := startCommandService(t, b, "", true)
+	fb, rec, _ := startCommandService(t, b, "commands:\n  queue_timeout: 10s\n", true) // room for a loaded machine
 	// The Lock PRO's first command holds the bridge for 1s, so the flood arrives while it runs.
 	fb.InjectFault(1, fakebridge.FaultSlow, 1, time.Second)
 	flood := make([]string, 40)
@@ -347,6 +360,7 @@ func TestLiveRetainedCommand(t *testing.T) {
 	rec := brokertest.NewRecorder(t, b.URL(), "tedee/#")
 	cfg := bridgeConfig(host, "    public_url: \"http://{{listen}}\"\n")
 	svc := startService(t, b.URL(), cfg)
+	waitSynced(t, svc)
 	rec.WaitFor(t, "tedee/"+proSerial+"/state", "locked", waitTimeout)
 
 	publish(t, b.URL(), "tedee/"+proSerial+"/set", jsonCommand("unlock", "r1"), true)
@@ -361,11 +375,7 @@ func TestLiveRetainedCommand(t *testing.T) {
 	// A restart subscribes again: nothing is replayed, nothing refused.
 	svc.stop(t)
 	svc = startService(t, b.URL(), strings.ReplaceAll(cfg, "{{listen}}", strings.TrimPrefix(svc.base, "http://")))
-	for deadline := time.Now().Add(waitTimeout); !strings.Contains(svc.logs.String(), `"synced"`); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no sync after the restart") // until then the service does not know the lock
-		}
-	}
+	waitSynced(t, svc)
 	publish(t, b.URL(), "tedee/"+proSerial+"/set", jsonCommand("lock", "r2"), false)
 	if res := resultOf(t, rec, proSerial, "r2", 20*time.Second); !res.OK {
 		t.Errorf("command after the restart: %+v", res)
