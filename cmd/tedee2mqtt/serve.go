@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -65,7 +66,12 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	met.SetMQTT(client)
 
-	controllers := newControllers(cfg, owner, met, log)
+	secrets, err := bridgeSecrets(cfg)
+	if err != nil {
+		_ = client.Close(0)
+		return fmt.Errorf("callback secrets: %w", err)
+	}
+	controllers := newControllers(cfg, secrets, owner, met, log)
 	router := controller.NewRouter(ctx, cfg.MQTT.BaseTopic, controllers, client.Publish, met.ObserveCommand,
 		log.Named("commands"))
 	router.SetQueueTimeout(cfg.Commands.QueueTimeout)
@@ -80,8 +86,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	for _, c := range controllers {
 		events.controllers[c.Bridge()] = c
 	}
-	opts := webhook.Options{Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met}
+	opts := webhook.Options{Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, BridgeSecrets: secrets,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met}
 	if cfg.Cloud.Enabled {
 		opts.CloudPathSecret, opts.Cloud = cfg.Cloud.PathSecret, events
 	}
@@ -193,7 +199,9 @@ func restoreTopics(owner *keeper.Keeper, snapshots map[string][]byte, from strin
 
 // newControllers returns a controller for every bridge with a host: its Bridge API is used for
 // sync, commands and callback registration.
-func newControllers(cfg config.Config, owner *keeper.Keeper, met *metrics.Metrics, log *zap.Logger) []*controller.Controller {
+// secrets holds the bearer secret of each self-registered callback (bridgeSecrets).
+func newControllers(cfg config.Config, secrets map[string]string, owner *keeper.Keeper, met *metrics.Metrics,
+	log *zap.Logger) []*controller.Controller {
 	var controllers []*controller.Controller
 	for _, b := range cfg.Bridges {
 		if b.Host == "" {
@@ -203,7 +211,7 @@ func newControllers(cfg config.Config, owner *keeper.Keeper, met *metrics.Metric
 		api := tedeeapi.New(tedeeapi.Options{Bridge: b.Name, BaseURL: "http://" + b.Host, Token: b.Token,
 			TokenMode: b.TokenMode, Observer: met}, blog)
 		controllers = append(controllers, controller.New(controller.Options{Bridge: b.Name, PollInterval: b.PollInterval,
-			PublicURL: b.PublicURL, CallbackMethod: b.CallbackMethod, Secret: cfg.HTTP.Secret,
+			PublicURL: b.PublicURL, CallbackMethod: b.CallbackMethod, Secret: cmp.Or(secrets[b.Name], cfg.HTTP.Secret),
 			CommandTimeout: cfg.Commands.Timeout}, api, owner, blog))
 		blog.Info("using the Bridge API", zap.String("host", b.Host), zap.String("token_mode", b.TokenMode),
 			zap.Bool("register_callback", b.PublicURL != ""))

@@ -55,7 +55,7 @@ func (s *Server) serve(c echo.Context, source, malformed string, in intake) erro
 	refuse := func(err error) error {
 		var r *refusal
 		if !errors.As(err, &r) {
-			log.Info(malformed, zap.Error(err))
+			log.Info(malformed, zap.String("error", s.redact(err.Error())))
 			r = &refusal{event: EventInvalid, outcome: OutcomeInvalid, status: http.StatusBadRequest, msg: err.Error()}
 		}
 		event, outcome = r.event, r.outcome

@@ -56,11 +56,11 @@ type bridgeIntake struct {
 
 func (b *bridgeIntake) admit(c echo.Context) ([]zap.Field, error) {
 	req := c.Request()
-	if b.s.opts.Secret != "" && !b.s.bearerAuthorized(req.Header.Get("Authorization")) {
+	b.bridge, b.tail = route(req.URL.EscapedPath())
+	if !b.s.bridgeAuthorized(b.bridge, req.Header.Get("Authorization")) {
 		return nil, &refusal{event: EventUnknown, outcome: OutcomeUnauthorized, status: http.StatusUnauthorized,
 			msg: "missing or wrong bearer token"}
 	}
-	b.bridge, b.tail = route(req.URL.EscapedPath())
 	if !b.s.bridges[b.bridge] {
 		return nil, &refusal{event: EventUnknown, outcome: OutcomeUnknownBridge, status: http.StatusNotFound,
 			msg: fmt.Sprintf("unknown bridge %s", strconv.Quote(truncate(b.bridge)))}

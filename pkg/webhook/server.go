@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,9 +45,12 @@ type Options struct {
 	CloudPathSecret string
 	Cloud           CloudHandler
 	Listen          string
-	Secret          string   // when set, webhooks need "Authorization: Bearer <Secret>"
-	MaxBodyBytes    int64    // larger bodies get 413
-	Bridges         []string // names accepted in /webhook/<name>; empty: only DefaultBridge
+	Secret          string // when set, webhooks need "Authorization: Bearer <Secret>"
+	// BridgeSecrets, per bridge name, replaces Secret for that bridge's route: the secret its
+	// self-registered callback carries. A bridge not in it uses Secret.
+	BridgeSecrets map[string]string
+	MaxBodyBytes  int64    // larger bodies get 413
+	Bridges       []string // names accepted in /webhook/<name>; empty: only DefaultBridge
 	// Ready reports whether the service can deliver (the MQTT connection is up), for /readyz.
 	Ready func() bool
 	// Metrics, when set, is served on GET /metrics (without authentication).
@@ -115,9 +119,12 @@ type Server struct {
 	http    *http.Server
 	// slots holds a token per webhook request being served (the MaxConcurrent cap).
 	slots chan struct{}
-	// secret and cloudSecret are the digests of Options.Secret and Options.CloudPathSecret, as
-	// sameSecret compares them.
+	// secrets holds the digest of the secret each bridge route requires, as sameSecret compares
+	// them; a bridge absent from it requires none. secret is Options.Secret's, asked of a request
+	// to an unknown bridge; cloudSecret is Options.CloudPathSecret's.
+	secrets             map[string]*[sha256.Size]byte
 	secret, cloudSecret [sha256.Size]byte
+	anySecret           bool // some bridge route requires a secret
 }
 
 // New binds the listener at once, so that a port in use is reported at startup and tests can
@@ -136,6 +143,27 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	}
 	s.secret = sha256.Sum256([]byte(opts.Secret))
 	s.cloudSecret = sha256.Sum256([]byte(opts.CloudPathSecret))
+	s.secrets = map[string]*[sha256.Size]byte{}
+	var open []string
+	for name := range s.bridges {
+		secret, own := opts.BridgeSecrets[name]
+		if !own {
+			secret = opts.Secret
+		}
+		if secret == "" {
+			open = append(open, name)
+			continue
+		}
+		sum := sha256.Sum256([]byte(secret))
+		s.secrets[name], s.anySecret = &sum, true
+	}
+	if len(open) > 0 {
+		slices.Sort(open)
+		log.Warn("webhooks to these bridges' routes are accepted without a secret: anyone who can reach the port "+
+			"(any host on the network, or a web page a user on it opens) can forge lock states, invent locks and "+
+			"remove them; set http.secret and register the callback with it, or let tedee2mqtt register it (host and public_url)",
+			zap.Strings("bridges", open))
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -156,7 +184,7 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
 			// The path only: a GET callback's query string is the event, which is logged below at
 			// debug, and headers (Authorization) are never logged.
-			log.Debug("request", zap.String("method", v.Method), zap.String("path", logPath(v.URIPath)),
+			log.Debug("request", zap.String("method", v.Method), zap.String("path", s.logPath(v.URIPath)),
 				zap.Int("status", v.Status), zap.Duration("latency", v.Latency), zap.String("remote", v.RemoteIP),
 				zap.String("request_id", v.RequestID))
 			return nil
@@ -246,7 +274,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				panic(r)
 			}
 			s.log.Error("panic while serving a request", zap.Any("panic", r),
-				zap.String("method", c.Request().Method), zap.String("path", logPath(c.Request().URL.EscapedPath())),
+				zap.String("method", c.Request().Method), zap.String("path", s.logPath(c.Request().URL.EscapedPath())),
 				zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 				zap.ByteString("stack", debug.Stack()))
 			if p, ok := s.opts.Observer.(PanicObserver); ok {
@@ -266,21 +294,6 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "mqtt not connected\n")
 	}
 	return c.String(http.StatusOK, "ok\n")
-}
-
-// maxLoggedPath bounds the path in a log line: a GET+NO_PARAMS event fits, a hostile 16 KiB
-// path does not fill the logs.
-const maxLoggedPath = 512
-
-// logPath is the request path as logged: the cloud route's path is its secret.
-func logPath(path string) string {
-	if strings.HasPrefix(path, cloudPrefix+"/") {
-		return cloudPrefix + "/<secret>"
-	}
-	if len(path) > maxLoggedPath {
-		return path[:maxLoggedPath] + "…"
-	}
-	return path
 }
 
 // handleError replaces echo's default so that every error body is {"error": "..."}.
