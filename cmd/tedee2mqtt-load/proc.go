@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,6 +113,13 @@ func startChild(name, logPath string, env []string, bin string, args ...string) 
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr, cmd.Env = out, out, env
+	// Its own working directory beside its log: the service keeps its data_dir (./data by
+	// default) there, so every run starts without the state of the one before.
+	cmd.Dir, err = os.MkdirTemp(filepath.Dir(logPath), name+"-*")
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
 	// Its own process group, so that a ^C to the tool does not reach it before the tool has read
 	// its figures; the tool stops it itself.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
