@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
@@ -75,5 +79,51 @@ func TestSelfRegisteredCallbackSecret(t *testing.T) {
 	}
 	if again := registeredSecret(t, fb); again != secret {
 		t.Errorf("secret after a restart = %q, was %q", again, secret)
+	}
+}
+
+// mqttConnect makes one MQTT 3.1.1 connection attempt and returns the broker's verdict.
+func mqttConnect(t *testing.T, addr, username, password string) error {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("probe-%d", time.Now().UnixNano())).
+		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
+	if username != "" {
+		o.SetUsername(username).SetPassword(password)
+	}
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(waitTimeout) {
+		t.Fatal("connect timed out")
+	}
+	if tok.Error() == nil {
+		c.Disconnect(100)
+	}
+	return tok.Error()
+}
+
+// The embedded broker admits only the configured credentials (and the service, which uses them),
+// and one that would listen beyond loopback without credentials is a configuration error.
+func TestEmbeddedBrokerCredentials(t *testing.T) {
+	addr := freeAddr(t)
+	svc := startService(t, "", "", "TEDEE2MQTT_MQTT_EMBEDDED_LISTEN="+addr,
+		"TEDEE2MQTT_MQTT_USERNAME=tedee2mqtt", "TEDEE2MQTT_MQTT_PASSWORD=embedded-pass-1")
+	for _, c := range []struct{ user, pass string }{{"", ""}, {"tedee2mqtt", "wrong"}, {"other", "embedded-pass-1"}} {
+		if err := mqttConnect(t, addr, c.user, c.pass); err == nil {
+			t.Errorf("user %q password %q admitted by the embedded broker", c.user, c.pass)
+		}
+	}
+	if err := mqttConnect(t, addr, "tedee2mqtt", "embedded-pass-1"); err != nil {
+		t.Errorf("the configured credentials: %v", err)
+	}
+	if strings.Contains(svc.logs.String(), "embedded-pass-1") {
+		t.Error("the broker password is in the logs")
+	}
+
+	path, _ := writeConfig(t, "", "")
+	var stderr strings.Builder
+	err := run(context.Background(), []string{"-config", path}, io.Discard, &stderr,
+		[]string{"TEDEE2MQTT_MQTT_EMBEDDED_LISTEN=0.0.0.0:0"})
+	if err == nil || !strings.Contains(stderr.String(), "mqtt.embedded_listen") {
+		t.Errorf("open embedded broker without credentials: err = %v, stderr %q; want a configuration error", err, stderr.String())
 	}
 }

@@ -47,7 +47,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	brokerURL := cfg.MQTT.URL
 	if brokerURL == "" {
 		b, err := broker.Start(cfg.MQTT.EmbeddedListen,
-			broker.Options{StorePath: filepath.Join(cfg.DataDir, "broker.db")}, log.Named("broker"))
+			broker.Options{StorePath: filepath.Join(cfg.DataDir, "broker.db"), Username: cfg.MQTT.Username,
+				Password: cfg.MQTT.Password}, log.Named("broker"))
 		if err != nil {
 			return fmt.Errorf("start embedded broker: %w", err)
 		}

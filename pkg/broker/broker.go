@@ -2,10 +2,10 @@
 // has no MQTT broker installed: when no external MQTT URL is configured the service starts one of these
 // and Home Assistant, mosquitto_sub, etc. connect to it like to any other broker.
 //
-// Security: the embedded broker accepts anonymous clients and grants every client read and write
-// access to every topic. It is meant for a single host or a trusted LAN test setup; bind it to a
-// loopback address unless other machines really need to reach it, and use a real broker (with
-// authentication, and TLS where needed) for anything else.
+// Security: with Options.Username set, the embedded broker admits only clients that present that
+// username and Options.Password (anonymous clients and wrong passwords are refused); without it,
+// it accepts anonymous clients, which the configuration allows only on a loopback address. Every
+// admitted client may read and write every topic. It speaks plain MQTT: for TLS, use a real broker.
 //
 // With Options.StorePath, retained messages (and sessions) are kept on disk through mochi's own
 // bbolt storage hook, so that they survive a restart of the process: Home Assistant's discovery
@@ -36,6 +36,8 @@ type Options struct {
 	// StorePath, when set, is the bbolt file that keeps retained messages across restarts
 	// (data_dir/broker.db); empty: memory only.
 	StorePath string
+	// Username and Password, when Username is set, are the only credentials admitted.
+	Username, Password string
 }
 
 // storeLockTimeout bounds the wait for the store's file lock: a second instance with the same
@@ -56,8 +58,8 @@ type Broker struct {
 // a port conflict is reported here rather than logged from a goroutine, then serves clients in the
 // background until Close.
 //
-// Anonymous clients are allowed and may publish and subscribe to every topic (see the package doc):
-// the embedded broker is for a single host / LAN test setup.
+// Without Options.Username, anonymous clients are allowed and may publish and subscribe to every
+// topic (see the package doc).
 //
 // mochi's own log output is routed through log (see newSlogLogger for the level mapping); a nil log
 // discards it.
@@ -86,11 +88,14 @@ func Start(addr string, opts Options, log *zap.Logger) (*Broker, error) {
 		Logger:       newSlogLogger(log),
 	})
 
-	// mochi rejects every connection unless an auth hook allows it; AllowHook accepts everyone
-	// (anonymous access is intended, see the package doc).
-	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
+	// mochi rejects every connection unless an auth hook allows it.
+	var authHook mqtt.Hook = new(auth.AllowHook)
+	if opts.Username != "" {
+		authHook = newCredentialsHook(opts.Username, opts.Password)
+	}
+	if err := server.AddHook(authHook, nil); err != nil {
 		_ = ln.Close()
-		return nil, fmt.Errorf("embedded MQTT broker: add allow-all auth hook: %w", err)
+		return nil, fmt.Errorf("embedded MQTT broker: add auth hook: %w", err)
 	}
 	if opts.StorePath != "" {
 		// Every retained message is written (and synced) as it arrives: the embedded broker is
@@ -115,8 +120,8 @@ func Start(addr string, opts Options, log *zap.Logger) (*Broker, error) {
 	}
 
 	b := &Broker{server: server, addr: ln.Addr().String(), log: log}
-	log.Info("embedded MQTT broker listening (anonymous access allowed)",
-		zap.String("addr", b.addr),
+	log.Info("embedded MQTT broker listening",
+		zap.String("addr", b.addr), zap.Bool("anonymous", opts.Username == ""),
 		zap.String("mochi_version", mqtt.Version))
 	return b, nil
 }

@@ -50,6 +50,13 @@ type HTTP struct {
 	SecretFile string `yaml:"secret_file"`
 	// MaxBodyBytes limits the size of a webhook request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxLocksPerBridge bounds the locks that webhooks to one bridge's route can make known, so
+	// that a flood of invented serials cannot grow memory or the retained topics without limit.
+	// Locks the Bridge API lists always get in.
+	MaxLocksPerBridge int `yaml:"max_locks_per_bridge"`
+	// MaxConnsPerIP bounds the HTTP connections open at once from one address, so that one slow
+	// client cannot hold every webhook slot or file descriptor.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // MQTT configures the MQTT connection, or the embedded broker when URL is empty.
@@ -138,8 +145,10 @@ func Default() Config {
 	return Config{
 		Log: Log{Level: "info", Format: "json"},
 		HTTP: HTTP{
-			Listen:       ":8080",
-			MaxBodyBytes: 65536,
+			Listen:            ":8080",
+			MaxBodyBytes:      65536,
+			MaxLocksPerBridge: 100,
+			MaxConnsPerIP:     32,
 		},
 		MQTT: MQTT{
 			EmbeddedListen: "127.0.0.1:1883",

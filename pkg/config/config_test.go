@@ -72,6 +72,24 @@ var invalidFiles = map[string][]string{
 	"invalid-mqtt-credentials.yaml": {
 		`mqtt.username: required when mqtt.password is set`,
 	},
+	"invalid-embedded-open.yaml": {
+		`mqtt.embedded_listen: "0.0.0.0:1883" is reachable from other hosts: set mqtt.username and mqtt.password (anyone who reaches an anonymous broker can unlock the doors), or listen on 127.0.0.1`,
+	},
+	"invalid-embedded-no-password.yaml": {
+		`mqtt.password: required when mqtt.username is set and the embedded broker is used (it admits only these credentials)`,
+	},
+	"invalid-tls-plain.yaml": {
+		`mqtt.tls.ca_file: is only used with ssl://, tls://, mqtts:// or wss://; tcp:// connects in plain text`,
+		`mqtt.tls.insecure_skip_verify: is only used with ssl://, tls://, mqtts:// or wss://; tcp:// connects in plain text`,
+	},
+	"invalid-tls-embedded.yaml": {
+		`mqtt.tls.cert_file: is only used with ssl://, tls://, mqtts:// or wss://; the embedded broker connects in plain text`,
+		`mqtt.tls.key_file: is only used with ssl://, tls://, mqtts:// or wss://; the embedded broker connects in plain text`,
+	},
+	"invalid-limits.yaml": {
+		`http.max_locks_per_bridge: must be between 1 and 1000 (got 0)`,
+		`http.max_conns_per_ip: must be between 1 and 4096 (got 5000)`,
+	},
 	"invalid-topics.yaml": {
 		`mqtt.base_topic: must be topic segments of [A-Za-z0-9_-] separated by "/" (got "tedee/#")`,
 		`homeassistant.discovery_prefix: must be topic segments of [A-Za-z0-9_-] separated by "/" (got "/homeassistant")`,
@@ -210,7 +228,8 @@ func quoteList(l []string) string {
 func wantGood() Config {
 	want := Default()
 	want.Log = Log{Level: "debug", Format: "console"}
-	want.HTTP = HTTP{Listen: "127.0.0.1:8080", Secret: "test-webhook-secret", MaxBodyBytes: 131072}
+	want.HTTP = HTTP{Listen: "127.0.0.1:8080", Secret: "test-webhook-secret", MaxBodyBytes: 131072,
+		MaxLocksPerBridge: 100, MaxConnsPerIP: 32}
 	want.MQTT.URL = "tcp://127.0.0.1:1883"
 	want.MQTT.ClientID = "tedee2mqtt-test"
 	want.MQTT.Username = "tedee"
@@ -634,6 +653,8 @@ func TestEnvNames(t *testing.T) {
 		"TEDEE2MQTT_HOMEASSISTANT_STATUS_TOPIC",
 		"TEDEE2MQTT_HTTP_LISTEN",
 		"TEDEE2MQTT_HTTP_MAX_BODY_BYTES",
+		"TEDEE2MQTT_HTTP_MAX_CONNS_PER_IP",
+		"TEDEE2MQTT_HTTP_MAX_LOCKS_PER_BRIDGE",
 		"TEDEE2MQTT_HTTP_SECRET",
 		"TEDEE2MQTT_HTTP_SECRET_FILE",
 		"TEDEE2MQTT_LOG_FORMAT",

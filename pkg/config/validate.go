@@ -20,13 +20,16 @@ var (
 	tokenModes      = []string{"encrypted", "plain"}
 	callbackMethods = []string{"POST", "GET", "GET+NO_PARAMS"}
 
-	topicSegment   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	bridgeName     = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
-	pathSecret     = regexp.MustCompile(`^[A-Za-z0-9_-]{16,}$`)
-	lockSerial     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	hostLabel      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$`)
-	maxBodyBytes   = int64(10 << 20)
-	maxClientIDLen = 65535
+	topicSegment = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	bridgeName   = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	pathSecret   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,}$`)
+	lockSerial   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	hostLabel    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$`)
+	maxBodyBytes = int64(10 << 20)
+	// maxLocksPerBridge keeps every bridge's share within the store's MaxLocks (10,000).
+	maxLocksPerBridge = 1000
+	maxConnsPerIP     = 4096
+	maxClientIDLen    = 65535
 )
 
 // Validate checks c and returns an errors.Join of every problem found, each
@@ -52,6 +55,13 @@ func (c Config) validate() problems {
 	}
 	if c.HTTP.MaxBodyBytes < 1 || c.HTTP.MaxBodyBytes > maxBodyBytes {
 		ps.add("http.max_body_bytes", "must be between 1 and %d (got %d)", maxBodyBytes, c.HTTP.MaxBodyBytes)
+	}
+
+	if n := c.HTTP.MaxLocksPerBridge; n < 1 || n > maxLocksPerBridge {
+		ps.add("http.max_locks_per_bridge", "must be between 1 and %d (got %d)", maxLocksPerBridge, n)
+	}
+	if n := c.HTTP.MaxConnsPerIP; n < 1 || n > maxConnsPerIP {
+		ps.add("http.max_conns_per_ip", "must be between 1 and %d (got %d)", maxConnsPerIP, n)
 	}
 
 	c.validateMQTT(&ps)
@@ -99,6 +109,8 @@ func (c Config) validateMQTT(ps *problems) {
 		}
 	} else if !validListen(m.EmbeddedListen) {
 		ps.add("mqtt.embedded_listen", "must be host:port, e.g. \"127.0.0.1:1883\" (got %q)", m.EmbeddedListen)
+	} else {
+		c.validateEmbedded(ps)
 	}
 	switch {
 	case m.ClientID == "":
@@ -127,12 +139,66 @@ func (c Config) validateMQTT(ps *problems) {
 			ps.add(f.path, "%v", err)
 		}
 	}
+	if plain := plainScheme(m.URL); plain != "" {
+		for _, f := range []struct {
+			path string
+			set  bool
+		}{
+			{"mqtt.tls.ca_file", t.CAFile != ""}, {"mqtt.tls.cert_file", t.CertFile != ""},
+			{"mqtt.tls.key_file", t.KeyFile != ""}, {"mqtt.tls.insecure_skip_verify", t.InsecureSkipVerify},
+		} {
+			if f.set {
+				ps.add(f.path, "is only used with ssl://, tls://, mqtts:// or wss://; %s connects in plain text", plain)
+			}
+		}
+	}
 	if t.CertFile == "" && t.KeyFile != "" {
 		ps.add("mqtt.tls.cert_file", "required when mqtt.tls.key_file is set")
 	}
 	if t.KeyFile == "" && t.CertFile != "" {
 		ps.add("mqtt.tls.key_file", "required when mqtt.tls.cert_file is set")
 	}
+}
+
+// validateEmbedded: the embedded broker lets anyone who reaches it publish commands (open a door)
+// unless it asks for credentials, so it listens beyond this host only with them.
+func (c Config) validateEmbedded(ps *problems) {
+	m := c.MQTT
+	if m.Username != "" && m.Password == "" && m.PasswordFile == "" {
+		ps.add("mqtt.password", "required when mqtt.username is set and the embedded broker is used (it admits only these credentials)")
+	}
+	host, _, _ := net.SplitHostPort(m.EmbeddedListen)
+	if m.Username == "" && !loopback(host) {
+		ps.add("mqtt.embedded_listen", "%q is reachable from other hosts: set mqtt.username and mqtt.password "+
+			"(anyone who reaches an anonymous broker can unlock the doors), or listen on 127.0.0.1", m.EmbeddedListen)
+	}
+}
+
+// loopback reports whether a listen host is reachable from this host only. An empty host or a
+// name other than localhost may be any interface.
+func loopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// plainScheme returns how a broker URL connects when that is in plain text ("tcp://", or "the
+// embedded broker" for no URL), else "".
+func plainScheme(rawURL string) string {
+	if rawURL == "" {
+		return "the embedded broker"
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ws":
+		return u.Scheme + "://"
+	}
+	return ""
 }
 
 func (c Config) validateBridges(ps *problems) {
