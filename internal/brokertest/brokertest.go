@@ -69,6 +69,10 @@ type Options struct {
 	// it returns; a client that reconnects within that moment may get them as live messages rather
 	// than as a retained replay.
 	Persistence bool
+	// Username and Password, when Username is set, are the only credentials the broker admits:
+	// anonymous clients and wrong passwords are refused (mosquitto: allow_anonymous false and a
+	// password file made with mosquitto_passwd; embedded: broker.Options).
+	Username, Password string
 }
 
 // Broker is a running (or stopped, see Stop) MQTT broker for one test.
@@ -235,7 +239,7 @@ func (b *Broker) startEmbedded(tb testing.TB, addr string, retryFor time.Duratio
 	))
 	deadline := time.Now().Add(retryFor)
 	for {
-		e, err := broker.Start(addr, broker.Options{}, log)
+		e, err := broker.Start(addr, broker.Options{Username: b.opts.Username, Password: b.opts.Password}, log)
 		if err == nil {
 			b.embedded = e
 			return

@@ -82,7 +82,6 @@ func (b *Broker) startMosquittoOnPort(tb testing.TB, retryFor time.Duration) {
 func (b *Broker) writeConfig(port int) error {
 	lines := []string{
 		fmt.Sprintf("listener %d 127.0.0.1", port),
-		"allow_anonymous true",
 		// Short timestamps make the output dumped on failure readable next to the test log.
 		"log_timestamp_format %H:%M:%S",
 		"log_dest stderr",
@@ -94,6 +93,15 @@ func (b *Broker) writeConfig(port int) error {
 		// released at once); at Mosquitto's default of 1,000 queued per subscriber it then drops
 		// messages for the recorder, and the test fails on what the broker did, not the service.
 		"max_queued_messages 20000",
+	}
+	if b.opts.Username == "" {
+		lines = append(lines, "allow_anonymous true")
+	} else {
+		passwd, err := b.writePasswordFile()
+		if err != nil {
+			return err
+		}
+		lines = append(lines, "allow_anonymous false", "password_file "+passwd)
 	}
 	if os.Geteuid() == 0 {
 		// Run as root (containers, CI), mosquitto drops privileges to the "mosquitto" user, which
@@ -116,6 +124,32 @@ func (b *Broker) writeConfig(port int) error {
 		return fmt.Errorf("write mosquitto config %s: %w", b.conf, err)
 	}
 	return nil
+}
+
+// writePasswordFile makes the broker's password file with mosquitto_passwd, which comes with
+// mosquitto and knows the hash format of the version installed.
+func (b *Broker) writePasswordFile() (string, error) {
+	path := filepath.Join(b.dir, "passwd")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil // a restart: the same file
+	}
+	bin, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		bin = filepath.Join(filepath.Dir(b.bin), "mosquitto_passwd")
+		if alt := "/usr/bin/mosquitto_passwd"; !fileExists(bin) && fileExists(alt) {
+			bin = alt
+		}
+	}
+	out, err := exec.Command(bin, "-b", "-c", path, b.opts.Username, b.opts.Password).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("make mosquitto password file with %s: %w: %s", bin, err, out)
+	}
+	return path, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // runningLine is what mosquitto (1.x and 2.x) logs once its listeners are open.
