@@ -20,10 +20,6 @@ import (
 // DefaultQueueTimeout is how long a command may wait to start (commands.queue_timeout).
 const DefaultQueueTimeout = 5 * time.Second
 
-// perLockCommands is how many commands a lock holds at once: one running and one waiting. A door
-// needs no deeper queue, and a deeper one would only run commands long after they were sent.
-const perLockCommands = 2
-
 // Limits on what a client may send; results echo the transaction, and any MQTT client can write.
 const (
 	maxCommandBytes   = 1024
@@ -41,8 +37,10 @@ type Result struct {
 }
 
 // Router receives the messages of <base>/+/set and runs each command on the controller of the
-// bridge that reports the lock. Per lock one command runs and one waits; a waiting command that
-// cannot start within the queue timeout is refused, never executed late.
+// bridge that reports the lock. Per lock one command runs and one waits, in the order received:
+// a door needs no deeper queue, and a deeper one would only run commands long after they were
+// sent. More are refused busy; a waiting command that cannot start within the queue timeout is
+// refused, never executed late.
 type Router struct {
 	ctx         context.Context // the service's lifetime: commands stop when it ends
 	base        string
@@ -56,10 +54,11 @@ type Router struct {
 	queues       map[string]*lockQueue // serial → its commands; removed when empty
 }
 
-// lockQueue holds one lock's admitted commands.
+// lockQueue holds one lock's admitted commands: they run one at a time, in the order they
+// were received.
 type lockQueue struct {
-	admitted int           // running and waiting, at most perLockCommands (Router.mu)
-	turn     chan struct{} // holds a value while a command runs
+	running bool          // a command runs (Router.mu)
+	waiting chan struct{} // closed to hand the waiting command its turn; nil if none (Router.mu)
 }
 
 // NewRouter returns a router for the given controllers. observe, when not nil, is told every
@@ -149,36 +148,34 @@ func (r *Router) Handle(topic string, payload []byte, retained bool) {
 	queueTimeout := r.queueTimeout
 	q, ok := r.queues[serial]
 	if !ok {
-		q = &lockQueue{turn: make(chan struct{}, 1)}
+		q = &lockQueue{}
 		r.queues[serial] = q
 	}
-	if q.admitted >= perLockCommands {
+	var turn chan struct{} // nil: this command runs at once
+	switch {
+	case !q.running:
+		q.running = true
+	case q.waiting == nil:
+		turn = make(chan struct{})
+		q.waiting = turn
+	default:
 		r.mu.Unlock()
 		log.Info("refused command: lock busy")
 		r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
 			Error: "busy: a command for this lock is running and another is waiting; this one was not executed: send it again once they are answered"})
 		return
 	}
-	q.admitted++
 	r.mu.Unlock()
 
 	go func() {
-		defer r.release(serial, q)
-		wait := time.NewTimer(time.Until(startBy))
-		defer wait.Stop()
-		select {
-		case q.turn <- struct{}{}:
-		case <-wait.C:
-			log.Info("refused command: expired waiting for the lock's previous command")
-			r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
-				Error: fmt.Sprintf("expired: not started within %s (commands.queue_timeout) because the previous command for this lock was still running; it was not executed: send it again if it is still wanted", queueTimeout)})
-			return
-		case <-r.ctx.Done():
-			r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
-				Error: "not executed: tedee2mqtt is shutting down; send it again once it is back"})
-			return
+		if turn != nil {
+			if refusal := r.awaitTurn(serial, q, turn, startBy, queueTimeout); refusal != "" {
+				log.Info("refused command while waiting for the lock's previous command", zap.String("reason", refusal))
+				r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction, Error: refusal})
+				return
+			}
 		}
-		defer func() { <-q.turn }()
+		defer r.release(serial, q)
 		log.Info("executing command")
 		st, err := ctrl.Execute(r.ctx, serial, req.Command, startBy)
 		res := Result{Command: req.Command, Transaction: req.Transaction, OK: err == nil, Via: "bridge", State: st}
@@ -201,12 +198,43 @@ func (r *Router) Handle(topic string, payload []byte, retained bool) {
 	}()
 }
 
-// release gives back a lock's admission, forgetting the lock when it has no command left.
+// awaitTurn waits until the running command hands over the lock. It returns "" once this command
+// holds the turn, else why it gave up (having left the queue, so nothing is held).
+func (r *Router) awaitTurn(serial string, q *lockQueue, turn chan struct{}, startBy time.Time, queueTimeout time.Duration) string {
+	expiry := time.NewTimer(time.Until(startBy))
+	defer expiry.Stop()
+	var refusal string
+	select {
+	case <-turn:
+		return ""
+	case <-expiry.C:
+		refusal = fmt.Sprintf("expired: not started within %s (commands.queue_timeout) because the previous command for this lock was still running; it was not executed: send it again if it is still wanted", queueTimeout)
+	case <-r.ctx.Done():
+		refusal = "not executed: tedee2mqtt is shutting down; send it again once it is back"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if q.waiting == turn {
+		q.waiting = nil
+		return refusal
+	}
+	// Handed the turn at that very moment: it is ours to run (Execute still refuses to send
+	// past startBy) and to release.
+	return ""
+}
+
+// release ends the running command: the waiting one, if any, gets the turn; otherwise the lock
+// is forgotten until its next command.
 func (r *Router) release(serial string, q *lockQueue) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q.admitted--
-	if q.admitted == 0 && r.queues[serial] == q {
+	if q.waiting != nil {
+		close(q.waiting)
+		q.waiting = nil
+		return
+	}
+	q.running = false
+	if r.queues[serial] == q {
 		delete(r.queues, serial)
 	}
 }
