@@ -281,6 +281,10 @@ func startService(c config, dir string, rep int) (*child, string, error) {
   level: info
 http:
   listen: %q
+  # The load comes from one address with up to 1,000 invented locks: lift the bounds that
+  # protect against exactly that from strangers (http.max_locks_per_bridge, max_conns_per_ip).
+  max_locks_per_bridge: 1000
+  max_conns_per_ip: 4096
 mqtt:
   url: %q
   client_id: "tedee2mqtt-load-%d-%d"

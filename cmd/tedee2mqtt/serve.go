@@ -162,7 +162,9 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 		opts.TLS = tlsConf
 	}
 	client := mqtt.New(opts, log.Named("mqtt"))
-	owner = keeper.New(state.New(cfg.MQTT.BaseTopic, disc), client,
+	store := state.New(cfg.MQTT.BaseTopic, disc)
+	store.SetMaxLocksPerBridge(cfg.HTTP.MaxLocksPerBridge)
+	owner = keeper.New(store, client,
 		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices), Log: log.Named("state")})
 	// The service's own copy first; the broker's retained snapshots merge with it by time once the
 	// client reads them back.

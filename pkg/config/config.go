@@ -148,7 +148,7 @@ func Default() Config {
 			Listen:            ":8080",
 			MaxBodyBytes:      65536,
 			MaxLocksPerBridge: 100,
-			MaxConnsPerIP:     32,
+			MaxConnsPerIP:     64,
 		},
 		MQTT: MQTT{
 			EmbeddedListen: "127.0.0.1:1883",

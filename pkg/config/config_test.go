@@ -229,7 +229,7 @@ func wantGood() Config {
 	want := Default()
 	want.Log = Log{Level: "debug", Format: "console"}
 	want.HTTP = HTTP{Listen: "127.0.0.1:8080", Secret: "test-webhook-secret", MaxBodyBytes: 131072,
-		MaxLocksPerBridge: 100, MaxConnsPerIP: 32}
+		MaxLocksPerBridge: 100, MaxConnsPerIP: 64}
 	want.MQTT.URL = "tcp://127.0.0.1:1883"
 	want.MQTT.ClientID = "tedee2mqtt-test"
 	want.MQTT.Username = "tedee"

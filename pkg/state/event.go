@@ -17,7 +17,7 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 	if ev.Name == tedee.EventBackendConnectionChanged {
 		return s.applyBridge(bridgeName, ev, ts, now)
 	}
-	l, _, err := s.lockFor(ev.Serial)
+	l, err := s.lockFrom(bridgeName, ev.Serial)
 	if err != nil {
 		return nil, err
 	}

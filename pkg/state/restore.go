@@ -44,7 +44,7 @@ func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
 	if j.Serial != segment {
 		return fmt.Errorf("restore %s: snapshot is for %q", topic, j.Serial)
 	}
-	l, _, err := s.lockFor(j.Serial)
+	l, err := s.lockFrom(orEmpty(j.Bridge), j.Serial)
 	if err != nil {
 		return err
 	}

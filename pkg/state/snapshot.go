@@ -34,10 +34,7 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if !tedee.ValidSerial(snap.Serial) {
 		return nil, fmt.Errorf("lock %d: serial %q cannot be a topic segment", snap.ID, snap.Serial)
 	}
-	l, created, err := s.lockFor(snap.Serial)
-	if err != nil {
-		return nil, err
-	}
+	l, created := s.listedLock(snap.Serial)
 	s.identify(l, snap.ID)
 	l.bridge = bridgeName
 	if snap.DeviceType != 0 {

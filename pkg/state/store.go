@@ -7,14 +7,16 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 )
 
-// MaxLocks bounds how many locks one process tracks, so that a flood of invented serials cannot
-// grow memory without limit. A property manager with thousands of locks stays far below it.
+// MaxLocks bounds how many locks one process tracks before webhooks can make no new one known, so
+// that a flood of invented serials cannot grow memory without limit; locks a Bridge API lists
+// always get in. A property manager with thousands of locks stays far below it.
 const MaxLocks = 10000
 
 // maxFutureSkew is how far ahead of our clock an event time may be before it is treated as "now"
@@ -28,7 +30,8 @@ var (
 	ErrStale = errors.New("older than the state already applied")
 	// ErrUnknownEvent means the event is not one tedee2mqtt understands; nothing is published.
 	ErrUnknownEvent = errors.New("unknown event")
-	// ErrTooManyLocks means the event names a new lock while MaxLocks are already tracked.
+	// ErrTooManyLocks means the event names a new lock while its bridge already has as many locks
+	// no Bridge API lists as allowed (or MaxLocks are tracked).
 	ErrTooManyLocks = errors.New("too many locks")
 )
 
@@ -48,7 +51,13 @@ type Store struct {
 	locks   map[string]*lock
 	bridges map[string]*bridge
 	serials map[int64]string // device id → serial, for events that name devices by id
-	seed    maphash.Seed     // for the digests of published discovery configs
+	// unlisted counts, per bridge ("" for the cloud), the locks made known by its webhooks or a
+	// restored snapshot that no Bridge API has listed yet; origin is the bridge each is counted
+	// under. A flood of invented serials fills its own bridge's share, and nothing else.
+	unlisted     map[string]int
+	origin       map[string]string
+	maxPerBridge int
+	seed         maphash.Seed // for the digests of published discovery configs
 	// onClockBack, when set, is told when a bridge's clock went back (clock.go).
 	onClockBack func(bridge string, from, to, now time.Time)
 }
@@ -57,21 +66,69 @@ type Store struct {
 // discovery when disc is not nil.
 func New(baseTopic string, disc *homeassistant.Options) *Store {
 	return &Store{base: baseTopic, disc: disc, locks: map[string]*lock{}, bridges: map[string]*bridge{},
-		serials: map[int64]string{}, seed: maphash.MakeSeed()}
+		serials: map[int64]string{}, seed: maphash.MakeSeed(), unlisted: map[string]int{}, origin: map[string]string{},
+		maxPerBridge: MaxLocks}
 }
 
-// lockFor returns the lock with that serial, creating it on first sight unless MaxLocks are
-// already tracked. created says whether it is new.
-func (s *Store) lockFor(serial string) (l *lock, created bool, err error) {
+// SetMaxLocksPerBridge sets how many locks webhooks to one bridge (or the cloud) can make known
+// that no Bridge API lists (at least 1; New's store allows MaxLocks, the service configures
+// http.max_locks_per_bridge). It is configuration: call it before the store is used.
+func (s *Store) SetMaxLocksPerBridge(n int) { s.maxPerBridge = max(n, 1) }
+
+// lockFrom returns the lock with that serial, creating it on first sight of it in a webhook (or a
+// restored snapshot) from the named bridge, unless that bridge already has its share of locks no
+// Bridge API lists, or MaxLocks locks are tracked. A lock that exists is always returned:
+// a flood can block only new invented serials, never a known lock.
+func (s *Store) lockFrom(bridge, serial string) (*lock, error) {
 	if l, ok := s.locks[serial]; ok {
-		return l, false, nil
+		return l, nil
+	}
+	if n := s.unlisted[bridge]; n >= s.maxPerBridge {
+		return nil, fmt.Errorf("%w: bridge %q already has %d locks its Bridge API has not listed", ErrTooManyLocks, bridge, n)
 	}
 	if len(s.locks) >= MaxLocks {
-		return nil, false, ErrTooManyLocks
+		return nil, fmt.Errorf("%w: %d locks tracked", ErrTooManyLocks, len(s.locks))
 	}
-	l = &lock{serial: serial, published: map[homeassistant.Entity]uint64{}}
+	l := s.newLock(serial)
+	s.origin[serial] = bridge
+	s.unlisted[bridge]++
+	return l, nil
+}
+
+// listedLock returns the lock with that serial, which a Bridge API lists, creating it if need
+// be: such a lock always gets in, whatever has flooded the webhooks, and no longer counts against
+// its bridge's share. created says whether it is new.
+func (s *Store) listedLock(serial string) (l *lock, created bool) {
+	l, ok := s.locks[serial]
+	if !ok {
+		l, created = s.newLock(serial), true
+	}
+	s.uncount(serial)
+	return l, created
+}
+
+// orEmpty is *p, or "" for nil (a snapshot's bridge when only the cloud reported the lock).
+func orEmpty(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *Store) newLock(serial string) *lock {
+	l := &lock{serial: serial, published: map[homeassistant.Entity]uint64{}}
 	s.locks[serial] = l
-	return l, true, nil
+	return l
+}
+
+// uncount takes a lock out of its bridge's share of unlisted locks.
+func (s *Store) uncount(serial string) {
+	if b, ok := s.origin[serial]; ok {
+		delete(s.origin, serial)
+		if s.unlisted[b]--; s.unlisted[b] <= 0 {
+			delete(s.unlisted, b)
+		}
+	}
 }
 
 // identify records the lock's device id, by which the Tedee Cloud names it.
@@ -119,6 +176,7 @@ func (s *Store) RemoveLock(serial string) []Message {
 		return nil
 	}
 	delete(s.locks, serial)
+	s.uncount(serial)
 	if s.serials[l.id] == serial {
 		delete(s.serials, l.id)
 	}
