@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,51 +53,6 @@ func TestStopDuringBrokerOutageLosesNothing(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after the restart, %d accepted changes are missing, e.g. %s", len(missing), missing[0])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// TestEmbeddedBrokerKeepsRetainedAcrossRestart: with the embedded broker, what was retained before
-// a restart (another client's message too, which tedee2mqtt cannot republish) is there after it.
-func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
-	dir := t.TempDir()
-	listen := freeAddr(t)
-	extra := fmt.Sprintf("data_dir: %q\n", dir)
-	embedded := func() *service {
-		// mqtt.url empty: the embedded broker, listening where the test can reach it.
-		return startService(t, "", extra, "TEDEE2MQTT_MQTT_EMBEDDED_LISTEN="+listen)
-	}
-	svc := embedded()
-	postAll(t, svc.base, lockEvent("E-1", time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), 6, 80)...)
-	url := "tcp://" + listen
-	brokertest.PublishRetained(t, url, map[string]string{"other/app/config": "kept"})
-	waitRetained(t, url, map[string]string{"tedee/E-1/state": "locked", "other/app/config": "kept"})
-	svc.stop(t)
-	if _, err := os.Stat(filepath.Join(dir, "broker.db")); err != nil {
-		t.Fatalf("the embedded broker kept no store in data_dir: %v", err)
-	}
-
-	embedded()
-	waitRetained(t, url, map[string]string{"tedee/E-1/state": "locked", "tedee/E-1/battery": "80", "other/app/config": "kept"})
-}
-
-func waitRetained(t *testing.T, url string, want map[string]string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		got := brokertest.Retained(t, url, "#")
-		var wrong []string
-		for topic, payload := range want {
-			if got[topic] != payload {
-				wrong = append(wrong, topic+"="+got[topic])
-			}
-		}
-		if len(wrong) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("retained: %s; want %v", strings.Join(wrong, ", "), want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

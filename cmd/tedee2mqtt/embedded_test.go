@@ -1,0 +1,65 @@
+//go:build !race
+
+// The embedded broker (mochi-mqtt v2.7.9) reads a topic's retained path without its lock while
+// scanning retained messages for a new subscription, as a publish writes it (upstream
+// mochi-mqtt/server#200). The race detector reports that in any test where the service publishes
+// retained messages while a client subscribes, so these tests run without it: .ci/run runs them
+// on their own, without -race.
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
+)
+
+// TestEmbeddedBrokerKeepsRetainedAcrossRestart: with the embedded broker, what was retained before
+// a restart (another client's message too, which tedee2mqtt cannot republish) is there after it.
+func TestEmbeddedBrokerKeepsRetainedAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	listen := freeAddr(t)
+	extra := fmt.Sprintf("data_dir: %q\n", dir)
+	embedded := func() *service {
+		// mqtt.url empty: the embedded broker, listening where the test can reach it.
+		return startService(t, "", extra, "TEDEE2MQTT_MQTT_EMBEDDED_LISTEN="+listen)
+	}
+	svc := embedded()
+	postAll(t, svc.base, lockEvent("E-1", time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), 6, 80)...)
+	url := "tcp://" + listen
+	brokertest.PublishRetained(t, url, map[string]string{"other/app/config": "kept"})
+	waitRetained(t, url, map[string]string{"tedee/E-1/state": "locked", "other/app/config": "kept"})
+	svc.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "broker.db")); err != nil {
+		t.Fatalf("the embedded broker kept no store in data_dir: %v", err)
+	}
+
+	embedded()
+	waitRetained(t, url, map[string]string{"tedee/E-1/state": "locked", "tedee/E-1/battery": "80", "other/app/config": "kept"})
+}
+
+func waitRetained(t *testing.T, url string, want map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		got := brokertest.Retained(t, url, "#")
+		var wrong []string
+		for topic, payload := range want {
+			if got[topic] != payload {
+				wrong = append(wrong, topic+"="+got[topic])
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retained: %s; want %v", strings.Join(wrong, ", "), want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
