@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +128,63 @@ func TestEmbeddedBrokerCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(stderr.String(), "mqtt.embedded_listen") {
 		t.Errorf("open embedded broker without credentials: err = %v, stderr %q; want a configuration error", err, stderr.String())
 	}
+}
+
+// postFrom sends one webhook from a loopback source address of our choice and returns its status
+// (0: the connection failed).
+func postFrom(t *testing.T, source, base, path, body string) int {
+	t.Helper()
+	client := &http.Client{Timeout: waitTimeout, Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}).DialContext}}
+	resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Slow clients hold at most their source's share of connections; a flood of invented locks fills
+// its bridge's share and no more, while the real lock keeps being published.
+func TestFloodsStayBounded(t *testing.T) {
+	b := brokertest.Start(t)
+	rec := brokertest.NewRecorder(t, b.URL(), "tedee/+/state")
+	svc := startService(t, b.URL(), "", "TEDEE2MQTT_HTTP_MAX_CONNS_PER_IP=4", "TEDEE2MQTT_HTTP_MAX_LOCKS_PER_BRIDGE=5")
+	addr := strings.TrimPrefix(svc.base, "http://")
+	if status, _ := send(t, svc.base, "", "lock-status-changed.json", fixtureSerial); status != 204 {
+		t.Fatalf("the real lock's first webhook: %d", status)
+	}
+
+	for range 4 { // slow bodies: they never finish
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write([]byte("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n{")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := fixture(t, "lock-status-changed.json", fixtureSerial)
+	if status := postFrom(t, "127.0.0.2", svc.base, "/webhook", body); status != 204 {
+		t.Errorf("webhook from another source while slow clients hang on: %d, want 204", status)
+	}
+	if status := postFrom(t, "127.0.0.1", svc.base, "/webhook", body); status != 503 {
+		t.Errorf("one more connection from the slow clients' source: %d, want 503", status)
+	}
+
+	statuses := map[int]int{}
+	for i := range 40 {
+		statuses[postFrom(t, "127.0.0.3", svc.base, "/webhook", fixture(t, "lock-status-changed.json", fmt.Sprintf("FLOOD-%02d", i)))]++
+	}
+	// The real lock is one of the bridge's five.
+	if statuses[204] != 4 || statuses[503] != 36 {
+		t.Errorf("40 invented locks: statuses %v, want 4 accepted and 36 refused (503)", statuses)
+	}
+	unlocked := strings.Replace(fixture(t, "lock-status-changed.json", fixtureSerial), `"state": 6`, `"state": 2`, 1)
+	unlocked = strings.Replace(unlocked, "2023-07-25T14:41:48.825Z", "2023-07-25T14:42:48.825Z", 1)
+	if status := postFrom(t, "127.0.0.3", svc.base, "/webhook", unlocked); status != 204 {
+		t.Errorf("the real lock after the flood: %d, want 204", status)
+	}
+	rec.WaitFor(t, "tedee/"+fixtureSerial+"/state", "unlocked", waitTimeout)
 }

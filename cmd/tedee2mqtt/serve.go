@@ -87,8 +87,13 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	for _, c := range controllers {
 		events.controllers[c.Bridge()] = c
 	}
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		log.Warn("could not raise the open files limit; webhook connections are bounded below the current one", zap.Error(err))
+	}
 	opts := webhook.Options{Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, BridgeSecrets: secrets,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met}
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met,
+		MaxConnsPerIP: cfg.HTTP.MaxConnsPerIP, MaxConns: maxConns(fileLimit)}
 	if cfg.Cloud.Enabled {
 		opts.CloudPathSecret, opts.Cloud = cfg.Cloud.PathSecret, events
 	}
@@ -98,7 +103,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
-		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled))
+		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled),
+		zap.Int("max_connections", opts.MaxConns), zap.Int("max_connections_per_source", opts.MaxConnsPerIP))
 
 	select {
 	case <-client.Restored():

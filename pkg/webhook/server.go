@@ -33,6 +33,13 @@ const shutdownTimeout = 10 * time.Second
 // DefaultMaxConcurrent is Options.MaxConcurrent when it is 0.
 const DefaultMaxConcurrent = 256
 
+// Defaults of Options.MaxConnsPerIP and Options.MaxConns. One source gets a quarter of the
+// webhook slots at most, so that its slow clients leave the rest to the bridges.
+const (
+	DefaultMaxConnsPerIP = 64
+	DefaultMaxConns      = 1024
+)
+
 // EventHandler receives every decoded event and says what became of it. Every outcome is
 // accepted (204); an error is a failure: state.ErrTooManyLocks is a 503, anything else a 500.
 type EventHandler interface {
@@ -58,6 +65,10 @@ type Options struct {
 	// Observer, when set, is told the outcome of every webhook request. When it also implements
 	// PanicObserver, it is told of every panic recovered while serving a request.
 	Observer Observer
+	// MaxConnsPerIP caps the connections open at once from one source address (0:
+	// DefaultMaxConnsPerIP), and MaxConns those open in all (0: DefaultMaxConns); a connection
+	// over either is answered 503 and closed before anything is read from it.
+	MaxConnsPerIP, MaxConns int
 	// MaxConcurrent caps the webhook requests served at once (0: DefaultMaxConcurrent). A webhook
 	// beyond it is answered 503 at once, never queued. /healthz, /readyz and /metrics are exempt,
 	// so that a flood of webhooks does not make a health check fail and the service restart.
@@ -133,6 +144,12 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	if opts.MaxConcurrent <= 0 {
 		opts.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if opts.MaxConnsPerIP <= 0 {
+		opts.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
 	s := &Server{opts: opts, bridges: map[string]bool{}, handler: handler, log: log,
 		slots: make(chan struct{}, opts.MaxConcurrent)}
 	for _, name := range opts.Bridges {
@@ -206,7 +223,7 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
-	s.ln = ln
+	s.ln = newLimitedListener(ln, opts.MaxConnsPerIP, opts.MaxConns, log)
 	s.http = &http.Server{
 		Handler: e,
 		// A slow or silent client must not hold a connection: bridges send small requests at once.
