@@ -113,7 +113,7 @@ func (s *Store) lockJSON(l *lock) Message {
 func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message {
 	j := EventJSON{
 		Event: ev.Name, Timestamp: ev.Timestamp.UTC().Format(timeLayout), Source: "bridge", Bridge: bridgeName,
-		Serial: ev.Serial, DeviceID: ev.DeviceID, Jammed: ev.Jammed, Connected: ev.Connected, Data: ev.Data,
+		Serial: ev.Serial, DeviceID: ev.DeviceID, Jammed: ev.Jammed, Connected: ev.Connected, Data: boundedData(ev.Data),
 	}
 	if bridgeName == "" {
 		j.Source = "cloud"
