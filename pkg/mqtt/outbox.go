@@ -9,13 +9,16 @@ import (
 // outbox holds the messages not yet acknowledged by the broker. Retained messages are state: only
 // the newest per topic matters, so a new one replaces a pending one in place and an outage
 // converges to the latest state instead of replaying a backlog. Non-retained messages (events) are
-// kept in order up to maxEvents; beyond that the oldest is dropped and counted.
+// kept in order up to maxEvents and maxEventBytes of topic and payload; beyond either the oldest
+// are dropped and counted, so that memory during an outage is bounded whatever the events carry.
 type outbox struct {
 	mu        sync.Mutex
 	queue     []*entry
 	retained  map[string]*entry // pending retained entry per topic
 	events    int               // non-retained entries in queue
 	maxEvents int
+	// eventBytes is the topic and payload bytes of the events in queue, at most maxEventBytes.
+	eventBytes, maxEventBytes int
 	dropped   uint64
 	// wake is signalled (without blocking) whenever messages are added.
 	wake chan struct{}
@@ -30,9 +33,17 @@ type entry struct {
 	msg state.Message
 }
 
+// maxQueuedEventBytes bounds the bytes of the events held during an outage: 10,000 events of the
+// usual ~500 bytes fit, 10,000 of the largest a sender can make (4 KiB of data) do not.
+const maxQueuedEventBytes = 8 << 20
+
 func newOutbox(maxEvents int) *outbox {
-	return &outbox{retained: map[string]*entry{}, maxEvents: maxEvents, wake: make(chan struct{}, 1)}
+	return &outbox{retained: map[string]*entry{}, maxEvents: maxEvents, maxEventBytes: maxQueuedEventBytes,
+		wake: make(chan struct{}, 1)}
 }
+
+// eventSize is what an event costs against maxEventBytes.
+func eventSize(m state.Message) int { return len(m.Topic) + len(m.Payload) }
 
 // push adds messages and returns how many events it had to drop to stay within the bound.
 func (o *outbox) push(msgs ...state.Message) (dropped int) {
@@ -48,12 +59,13 @@ func (o *outbox) push(msgs ...state.Message) (dropped int) {
 			o.queue = append(o.queue, e)
 			continue
 		}
-		if o.events >= o.maxEvents {
+		for o.events > 0 && (o.events >= o.maxEvents || o.eventBytes+eventSize(m) > o.maxEventBytes) {
 			o.dropOldestEvent()
 			dropped++
 		}
 		o.queue = append(o.queue, &entry{msg: m})
 		o.events++
+		o.eventBytes += eventSize(m)
 	}
 	o.dropped += uint64(dropped)
 	o.mu.Unlock()
@@ -74,6 +86,7 @@ func (o *outbox) dropOldestEvent() {
 		if !e.msg.Retain {
 			o.queue = append(o.queue[:i], o.queue[i+1:]...)
 			o.events--
+			o.eventBytes -= eventSize(e.msg)
 			return
 		}
 	}
@@ -98,6 +111,7 @@ func (o *outbox) take(n int) []*entry {
 			delete(o.retained, e.msg.Topic)
 		} else {
 			o.events--
+			o.eventBytes -= eventSize(e.msg)
 		}
 	}
 	return batch
@@ -117,11 +131,12 @@ func (o *outbox) requeue(failed []*entry) {
 			o.retained[e.msg.Topic] = e
 		} else {
 			o.events++
+			o.eventBytes += eventSize(e.msg)
 		}
 		keep = append(keep, e)
 	}
 	o.queue = append(keep, o.queue...)
-	for o.events > o.maxEvents {
+	for o.events > 0 && (o.events > o.maxEvents || o.eventBytes > o.maxEventBytes) {
 		o.dropOldestEvent()
 		o.dropped++
 	}

@@ -65,3 +65,28 @@ func TestOutboxRequeue(t *testing.T) {
 		t.Errorf("queue (-want +got):\n%s", diff)
 	}
 }
+
+// Events are bounded by their bytes too: large ones cannot hold more memory than small ones.
+func TestOutboxBoundsEventBytes(t *testing.T) {
+	o := newOutbox(1000)
+	o.maxEventBytes = 100
+	big := string(make([]byte, 30))
+	dropped := 0
+	for i := range 10 {
+		dropped += o.push(event("e", fmt.Sprint(i)+big))
+	}
+	if o.eventBytes > 100 || o.events != 3 || dropped != 7 {
+		t.Errorf("after 10 events of 32 bytes within 100: %d events, %d bytes, %d dropped; want 3, ≤100, 7",
+			o.events, o.eventBytes, dropped)
+	}
+	batch := o.take(2)
+	o.push(event("e", "x"+big))
+	o.requeue(batch)
+	if o.eventBytes > 100 || o.eventBytes != 32*o.events {
+		t.Errorf("after requeue: %d events, %d bytes", o.events, o.eventBytes)
+	}
+	drain(o)
+	if o.eventBytes != 0 || o.events != 0 {
+		t.Errorf("drained outbox still counts %d events, %d bytes", o.events, o.eventBytes)
+	}
+}
