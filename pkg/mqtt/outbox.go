@@ -19,7 +19,7 @@ type outbox struct {
 	maxEvents int
 	// eventBytes is the topic and payload bytes of the events in queue, at most maxEventBytes.
 	eventBytes, maxEventBytes int
-	dropped   uint64
+	dropped                   uint64
 	// wake is signalled (without blocking) whenever messages are added.
 	wake chan struct{}
 	// drained, when not nil, is closed once the queue is down to drainedAt messages (or waiting
