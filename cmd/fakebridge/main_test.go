@@ -28,7 +28,7 @@ func TestServesTheBridgeAPI(t *testing.T) {
 	api := tedeeapi.New(tedeeapi.Options{BaseURL: "http://" + addr, Token: "t0k", MinInterval: time.Millisecond}, zap.NewNop())
 	var locks []tedeeapi.LockDetails
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if locks, err = api.Locks(ctx); err == nil || time.Now().After(deadline) {
+		if locks, _, err = api.Locks(ctx); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}

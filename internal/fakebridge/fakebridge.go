@@ -119,6 +119,7 @@ type Bridge struct {
 	closed     bool
 	httpClient *http.Client
 	faults     map[int64]*injected
+	partial    Partial
 	executions []Execution
 }
 
@@ -409,20 +410,20 @@ func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && path == "/bridge":
 		b.mu.Lock()
-		writeJSON(w, http.StatusOK, tedeeapi.BridgeDetails{Name: b.opts.Name, SerialNumber: b.opts.Serial,
+		writeJSON(w, http.StatusOK, b.partial.bridge(tedeeapi.BridgeDetails{Name: b.opts.Name, SerialNumber: b.opts.Serial,
 			CurrentTime: b.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z"), SSID: "TedeeWiFi",
-			IsConnected: atoi(b.connected), Version: b.opts.Firmware, WifiVersion: "35.2.2.4"})
+			IsConnected: tedeeapi.NewFlag(b.connected), Version: b.opts.Firmware, WifiVersion: "35.2.2.4"}))
 		b.mu.Unlock()
 	case r.Method == http.MethodGet && path == "/lock":
 		b.mu.Lock()
-		out := make([]tedeeapi.LockDetails, 0, len(b.order))
+		out := make([]any, 0, len(b.order))
 		for _, id := range b.order {
-			out = append(out, details(b.locks[id]))
+			out = append(out, b.partial.lock(details(b.locks[id])))
 		}
 		b.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	case len(parts) == 2 && parts[0] == "lock" && r.Method == http.MethodGet:
-		b.withLock(w, parts[1], func(l *Lock) { writeJSON(w, http.StatusOK, details(l)) })
+		b.withLock(w, parts[1], func(l *Lock) { writeJSON(w, http.StatusOK, b.partial.lock(details(l))) })
 	case len(parts) == 3 && parts[0] == "lock" && r.Method == http.MethodPost:
 		b.operateWithFault(w, r, parts[1], parts[2])
 	case path == "/callback":
@@ -434,12 +435,6 @@ func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func atoi(v bool) int {
-	if v {
-		return 1
-	}
-	return 0
-}
 
 // authorized checks api_token (header or query) in the configured mode. An encrypted key is
 // accepted once, and only if its time is within KeyWindow of the bridge's clock.
@@ -475,13 +470,13 @@ func (b *Bridge) authorized(r *http.Request) bool {
 }
 
 func details(l *Lock) tedeeapi.LockDetails {
-	door := l.DoorState
 	return tedeeapi.LockDetails{ID: l.ID, Name: l.Name, Type: l.Type, SerialNumber: l.Serial,
-		IsConnected: atoi(l.Connected), RSSI: -45, DeviceRevision: 18, Version: l.Firmware, State: l.State,
-		Jammed: atoi(l.Jammed), DoorState: &door, BatteryLevel: l.Battery, IsCharging: atoi(l.Charging),
-		DeviceSettings: tedeeapi.DeviceSettings{PullSpringEnabled: atoi(l.PullSpringEnabled),
-			PullSpringDuration: l.PullSpringDuration, AutoPullSpringEnabled: atoi(l.AutoPullSpring),
-			ButtonLockEnabled: 1, ButtonUnlockEnabled: 1}}
+		IsConnected: tedeeapi.NewFlag(l.Connected), RSSI: new(-45), DeviceRevision: 18, Version: l.Firmware,
+		State: new(l.State), Jammed: tedeeapi.NewFlag(l.Jammed), DoorState: new(l.DoorState), BatteryLevel: new(l.Battery),
+		IsCharging: tedeeapi.NewFlag(l.Charging),
+		DeviceSettings: tedeeapi.DeviceSettings{PullSpringEnabled: tedeeapi.NewFlag(l.PullSpringEnabled),
+			PullSpringDuration: l.PullSpringDuration, AutoPullSpringEnabled: tedeeapi.NewFlag(l.AutoPullSpring),
+			ButtonLockEnabled: tedeeapi.NewFlag(true), ButtonUnlockEnabled: tedeeapi.NewFlag(true)}}
 }
 
 func (b *Bridge) withLock(w http.ResponseWriter, rawID string, f func(*Lock)) {

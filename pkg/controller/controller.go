@@ -209,12 +209,15 @@ func (c *Controller) Sync(ctx context.Context) error {
 		c.setOffset(bt.Sub(now))
 	}
 	c.core.Bridge(c.opts.Bridge, state.BridgeInfo{Name: b.Name, Serial: b.SerialNumber, Firmware: b.Version,
-		Connected: new(b.IsConnected == 1)}, c.bridgeTime(now), now)
+		Connected: b.IsConnected.Bool()}, c.bridgeTime(now), now)
 
 	start := time.Now()
-	locks, err := c.api.Locks(ctx)
+	locks, bad, err := c.api.Locks(ctx)
 	if err != nil {
 		return fmt.Errorf("read locks: %w", err)
+	}
+	for _, e := range bad {
+		c.log.Warn("skipped a lock the bridge reported in a form we cannot read; the others sync", zap.Error(e))
 	}
 	ts := c.bridgeTime(start)
 	listed := map[string]bool{}
@@ -224,6 +227,10 @@ func (c *Controller) Sync(ctx context.Context) error {
 			continue
 		}
 		listed[l.SerialNumber] = true
+	}
+	if len(bad) > 0 {
+		// An unreadable element may be any lock: none is counted as gone on this sync.
+		return nil
 	}
 	c.mu.Lock()
 	var gone []string
@@ -251,8 +258,11 @@ func (c *Controller) Sync(ctx context.Context) error {
 // apply publishes one lock as read from the API.
 func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	snap := state.LockSnapshot{ID: l.ID, Serial: l.SerialNumber, Name: l.Name, DeviceType: l.Type,
-		Firmware: l.Version, Connected: new(l.IsConnected == 1), State: tedee.LockState(l.State), Jammed: new(l.Jammed == 1),
-		Battery: new(l.BatteryLevel), Charging: new(l.IsCharging == 1), PullSpring: new(l.DeviceSettings.PullSpringEnabled == 1)}
+		Firmware: l.Version, Connected: l.IsConnected.Bool(), Jammed: l.Jammed.Bool(), Battery: l.BatteryLevel,
+		Charging: l.IsCharging.Bool(), PullSpring: l.DeviceSettings.PullSpringEnabled.Bool()}
+	if l.State != nil {
+		snap.State = new(tedee.LockState(*l.State))
+	}
 	if l.DoorState != nil {
 		d := tedee.DoorState(*l.DoorState)
 		snap.DoorState = &d

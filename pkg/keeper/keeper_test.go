@@ -101,7 +101,7 @@ func source(t *testing.T, k *Keeper, rng *rand.Rand, serials []string, n int, re
 		case r < 90:
 			door := tedee.DoorState(rng.IntN(4))
 			if err := k.Snapshot("home", state.LockSnapshot{ID: int64(len(serial)), Serial: serial, DeviceType: 2,
-				Connected: new(rng.IntN(2) == 0), State: tedee.LockState([]int{2, 4, 5, 6}[rng.IntN(4)]), Jammed: new(rng.IntN(2) == 0),
+				Connected: new(rng.IntN(2) == 0), State: new(tedee.LockState([]int{2, 4, 5, 6}[rng.IntN(4)])), Jammed: new(rng.IntN(2) == 0),
 				DoorState: &door, Battery: new(10 * rng.IntN(11)), Charging: new(rng.IntN(2) == 0), PullSpring: new(rng.IntN(2) == 0),
 				Firmware: fmt.Sprint("1.", rng.IntN(3))}, ts, later); err != nil {
 				t.Error(err)

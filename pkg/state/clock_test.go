@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 	"strings"
 	"testing"
 	"time"
@@ -137,7 +138,7 @@ func TestRestoreRefusesOversizedSnapshot(t *testing.T) {
 // them unknown (a missing battery is not 0 %).
 func TestSnapshotInventsNothing(t *testing.T) {
 	s := New("tedee", nil)
-	msgs, err := s.ApplySnapshot("home", LockSnapshot{ID: 7, Serial: "L-1", DeviceType: 2, State: 6}, t0, now)
+	msgs, err := s.ApplySnapshot("home", LockSnapshot{ID: 7, Serial: "L-1", DeviceType: 2, State: new(tedee.LockState(6))}, t0, now)
 	if err != nil {
 		t.Fatal(err)
 	}

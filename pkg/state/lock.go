@@ -111,13 +111,15 @@ func (l *lock) setBattery(changed *facts, level int) {
 
 func equalInt(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
-// setStatus applies the status kind's facts: state, jammed and, when the reading carries a
-// known door word, door.
-func (l *lock) setStatus(changed *facts, st tedee.LockState, jammed *bool, door *tedee.DoorState) {
-	word := st.Word()
-	set(changed, factState, &l.state, word)
-	if word == "pulling" || word == "pulled" {
-		l.canPull = true
+// setStatus applies the status kind's facts that were reported: state, jammed and door (when
+// its word is known).
+func (l *lock) setStatus(changed *facts, st *tedee.LockState, jammed *bool, door *tedee.DoorState) {
+	if st != nil {
+		word := st.Word()
+		set(changed, factState, &l.state, word)
+		if word == "pulling" || word == "pulled" {
+			l.canPull = true
+		}
 	}
 	if jammed != nil {
 		set(changed, factJammed, &l.jammed, *jammed)
@@ -139,7 +141,7 @@ func (l *lock) apply(ev tedee.Event, ts time.Time) (changed facts, accepted bool
 			return nil, false
 		}
 		l.state = nil // an event publishes even an unchanged state: the lock says it is in it now
-		l.setStatus(&changed, *ev.State, ev.Jammed, ev.DoorState)
+		l.setStatus(&changed, ev.State, ev.Jammed, ev.DoorState)
 		// A lock that reports a state change is talking to its bridge. Until a connection event
 		// says otherwise, say so: webhook-only setups may never get one, and Home Assistant keeps
 		// a lock's entities unavailable until its connected topic says "true". Not a fact of the

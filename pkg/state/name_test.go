@@ -100,7 +100,7 @@ func TestCloudNameNamesTheDevice(t *testing.T) {
 // TestSnapshotWithoutNameKeepsName: a Bridge API lock without a name does not erase the one known.
 func TestSnapshotWithoutNameKeepsName(t *testing.T) {
 	s := New("tedee", discOpts)
-	snap := LockSnapshot{ID: 7, Serial: "L-1", Name: "Garage", DeviceType: 2, State: 6, Battery: new(50)}
+	snap := LockSnapshot{ID: 7, Serial: "L-1", Name: "Garage", DeviceType: 2, State: new(tedee.LockState(6)), Battery: new(50)}
 	if _, err := s.ApplySnapshot("home", snap, t0, now); err != nil {
 		t.Fatal(err)
 	}

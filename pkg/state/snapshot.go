@@ -16,7 +16,7 @@ type LockSnapshot struct {
 	DeviceType int
 	Firmware   string
 	Connected  *bool
-	State      tedee.LockState
+	State      *tedee.LockState
 	Jammed     *bool
 	DoorState  *tedee.DoorState // nil: firmware without door sensor support
 	Battery    *int             // 0–100, or 255 for "not known"
@@ -58,7 +58,7 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	}
 	applied, seen, newest := l.applied, l.seen, l.newest
 	var changed facts
-	if l.accept(kindStatus, ts) {
+	if (snap.State != nil || snap.Jammed != nil || snap.DoorState != nil) && l.accept(kindStatus, ts) {
 		l.setStatus(&changed, snap.State, snap.Jammed, snap.DoorState)
 	}
 	if snap.Battery != nil && l.accept(kindBattery, ts) {

@@ -11,7 +11,7 @@ import (
 func snapshot(state int, battery int) LockSnapshot {
 	door := tedee.DoorState(3)
 	return LockSnapshot{ID: 7, Serial: "L-1", Name: "Front door", DeviceType: 2, Firmware: "2.0.1", Connected: new(true),
-		State: tedee.LockState(state), Jammed: new(false), DoorState: &door, Battery: new(battery), Charging: new(false),
+		State: new(tedee.LockState(state)), Jammed: new(false), DoorState: &door, Battery: new(battery), Charging: new(false),
 		PullSpring: new(true)}
 }
 

@@ -2,55 +2,115 @@ package tedeeapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 )
 
-// BridgeDetails is GET /bridge.
+// BridgeDetails is GET /bridge. A pointer is nil when the bridge did not send the field: nothing
+// is invented for it.
 type BridgeDetails struct {
 	Name         string `json:"name"`
 	CurrentTime  string `json:"currentTime"`
 	SerialNumber string `json:"serialNumber"`
 	SSID         string `json:"ssid"`
-	IsConnected  int    `json:"isConnected"`
+	IsConnected  *Flag  `json:"isConnected,omitempty"`
 	Version      string `json:"version"`
 	WifiVersion  string `json:"wifiVersion"`
 }
 
-// LockDetails is one element of GET /lock. The local API uses 0/1 integers for flags; every field
-// is optional in the spec.
+// LockDetails is one element of GET /lock. Every field is optional in the spec; a pointer is nil
+// when the bridge did not send it (a lock without batteryLevel has no known battery, not 0 %).
 type LockDetails struct {
 	ID             int64          `json:"id"`
 	Name           string         `json:"name"`
 	Type           int            `json:"type"`
 	SerialNumber   string         `json:"serialNumber"`
-	IsConnected    int            `json:"isConnected"`
-	RSSI           int            `json:"rssi"`
+	IsConnected    *Flag          `json:"isConnected,omitempty"`
+	RSSI           *int           `json:"rssi,omitempty"`
 	DeviceRevision int            `json:"deviceRevision"`
 	Version        string         `json:"version"`
-	State          int            `json:"state"`
-	Jammed         int            `json:"jammed"`
+	State          *int           `json:"state,omitempty"`
+	Jammed         *Flag          `json:"jammed,omitempty"`
 	DoorState      *int           `json:"doorState,omitempty"` // absent before 2025 firmware
-	BatteryLevel   int            `json:"batteryLevel"`
-	IsCharging     int            `json:"isCharging"`
+	BatteryLevel   *int           `json:"batteryLevel,omitempty"`
+	IsCharging     *Flag          `json:"isCharging,omitempty"`
 	DeviceSettings DeviceSettings `json:"deviceSettings"`
 }
 
 // DeviceSettings is the lock's settings block.
 type DeviceSettings struct {
-	AutoLockEnabled         int `json:"autoLockEnabled"`
-	AutoLockDelay           int `json:"autoLockDelay"`
-	AutoLockImplicitEnabled int `json:"autoLockImplicitEnabled"`
-	AutoLockImplicitDelay   int `json:"autoLockImplicitDelay"`
-	PullSpringEnabled       int `json:"pullSpringEnabled"`
-	PullSpringDuration      int `json:"pullSpringDuration"`
-	AutoPullSpringEnabled   int `json:"autoPullSpringEnabled"`
-	PostponedLockEnabled    int `json:"postponedLockEnabled"`
-	PostponedLockDelay      int `json:"postponedLockDelay"`
-	ButtonLockEnabled       int `json:"buttonLockEnabled"`
-	ButtonUnlockEnabled     int `json:"buttonUnlockEnabled"`
+	AutoLockEnabled         *Flag `json:"autoLockEnabled,omitempty"`
+	AutoLockDelay           int   `json:"autoLockDelay"`
+	AutoLockImplicitEnabled *Flag `json:"autoLockImplicitEnabled,omitempty"`
+	AutoLockImplicitDelay   int   `json:"autoLockImplicitDelay"`
+	PullSpringEnabled       *Flag `json:"pullSpringEnabled,omitempty"`
+	PullSpringDuration      int   `json:"pullSpringDuration"`
+	AutoPullSpringEnabled   *Flag `json:"autoPullSpringEnabled,omitempty"`
+	PostponedLockEnabled    *Flag `json:"postponedLockEnabled,omitempty"`
+	PostponedLockDelay      int   `json:"postponedLockDelay"`
+	ButtonLockEnabled       *Flag `json:"buttonLockEnabled,omitempty"`
+	ButtonUnlockEnabled     *Flag `json:"buttonUnlockEnabled,omitempty"`
 }
+
+// Flag is a yes/no field. The local API documents 0/1; other Tedee clients accept JSON booleans
+// too, and so does this one, so that one firmware's spelling does not fail a whole answer. It is
+// written as 0/1, as the bridge writes it.
+type Flag bool
+
+// UnmarshalJSON accepts 0, 1, true and false.
+func (f *Flag) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "0", "false":
+		*f = false
+	case "1", "true":
+		*f = true
+	default:
+		return fmt.Errorf("flag %s: want 0, 1, true or false", truncated(data))
+	}
+	return nil
+}
+
+// MarshalJSON writes 0 or 1.
+func (f Flag) MarshalJSON() ([]byte, error) {
+	if f {
+		return []byte("1"), nil
+	}
+	return []byte("0"), nil
+}
+
+// Bool returns the flag's value, or nil for a flag not sent.
+func (f *Flag) Bool() *bool {
+	if f == nil {
+		return nil
+	}
+	b := bool(*f)
+	return &b
+}
+
+// NewFlag returns a flag set to v, for building answers (the fake bridge).
+func NewFlag(v bool) *Flag {
+	f := Flag(v)
+	return &f
+}
+
+func truncated(data []byte) string {
+	if len(data) > 32 {
+		return string(data[:32]) + "…"
+	}
+	return string(data)
+}
+
+// LockError is one element of GET /lock that could not be read; the others still are.
+type LockError struct {
+	Index int
+	Err   error
+}
+
+func (e LockError) Error() string { return fmt.Sprintf("GET /lock element %d: %v", e.Index, e.Err) }
+
+func (e LockError) Unwrap() error { return e.Err }
 
 // Callback is a webhook registration. Headers is a list of single-key objects, name → value.
 type Callback struct {
@@ -67,11 +127,23 @@ func (c *Client) Bridge(ctx context.Context) (BridgeDetails, error) {
 	return b, err
 }
 
-// Locks returns every lock paired with the bridge.
-func (c *Client) Locks(ctx context.Context) ([]LockDetails, error) {
-	var locks []LockDetails
-	err := c.call(ctx, retryAll, http.MethodGet, "/lock", "GET /lock", nil, nil, &locks)
-	return locks, err
+// Locks returns every lock paired with the bridge. Each element is read on its own: one the
+// client cannot read is returned in bad and the others still are, so one odd lock never stops a
+// bridge's sync.
+func (c *Client) Locks(ctx context.Context) (locks []LockDetails, bad []LockError, err error) {
+	var raw []json.RawMessage
+	if err := c.call(ctx, retryAll, http.MethodGet, "/lock", "GET /lock", nil, nil, &raw); err != nil {
+		return nil, nil, err
+	}
+	for i, element := range raw {
+		var l LockDetails
+		if err := json.Unmarshal(element, &l); err != nil {
+			bad = append(bad, LockError{Index: i, Err: err})
+			continue
+		}
+		locks = append(locks, l)
+	}
+	return locks, bad, nil
 }
 
 // Lock returns one lock.

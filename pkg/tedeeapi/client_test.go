@@ -57,7 +57,7 @@ func TestTokenModes(t *testing.T) {
 	for _, mode := range []string{tedeeapi.ModeEncrypted, tedeeapi.ModePlain} {
 		_, url := start(t, fakebridge.Options{TokenMode: mode})
 		b, err := client(url, mode, time.Millisecond).Bridge(ctx)
-		if err != nil || b.SerialNumber != "10000001-000001" || b.IsConnected != 1 {
+		if err != nil || b.SerialNumber != "10000001-000001" || b.IsConnected == nil || !bool(*b.IsConnected) {
 			t.Errorf("%s: Bridge() = %+v, %v", mode, b, err)
 		}
 		other := tedeeapi.ModePlain
@@ -144,7 +144,7 @@ func TestOneRequestAtATime(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Locks(context.Background()); err != nil {
+			if _, _, err := c.Locks(context.Background()); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -181,7 +181,7 @@ func TestRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := client(srv.URL, tedeeapi.ModeEncrypted, time.Millisecond)
-	if _, err := c.Locks(context.Background()); err != nil {
+	if _, _, err := c.Locks(context.Background()); err != nil {
 		t.Fatalf("after two 409s: %v", err)
 	}
 	if len(keys) != 3 || keys[0] == keys[1] || keys[1] == keys[2] {
@@ -371,7 +371,7 @@ func TestReadsRetriedAfterDrop(t *testing.T) {
 		w.Write([]byte(`[]`))
 	}))
 	defer srv.Close()
-	if _, err := client(srv.URL, tedeeapi.ModeEncrypted, time.Millisecond).Locks(context.Background()); err != nil || n.Load() != 2 {
+	if _, _, err := client(srv.URL, tedeeapi.ModeEncrypted, time.Millisecond).Locks(context.Background()); err != nil || n.Load() != 2 {
 		t.Errorf("GET /lock after a drop: err = %v after %d requests; want success after 2", err, n.Load())
 	}
 }
