@@ -435,7 +435,6 @@ func (b *Bridge) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // authorized checks api_token (header or query) in the configured mode. An encrypted key is
 // accepted once, and only if its time is within KeyWindow of the bridge's clock.
 func (b *Bridge) authorized(r *http.Request) bool {
