@@ -8,13 +8,10 @@
 package fakebridge
 
 import (
-	"bytes"
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,50 +331,6 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // noAnswer records that the client got no answer.
-func noAnswer(w http.ResponseWriter) {
-	if rec, ok := w.(*statusRecorder); ok {
-		rec.status = 0
-	}
-}
-
-// drop closes the connection without answering.
-func drop(w http.ResponseWriter) {
-	noAnswer(w)
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		conn.Close()
-	}
-}
-
-// buffered holds an answer so that a fault can decide whether and when it is sent.
-type buffered struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *buffered) Header() http.Header         { return b.header }
-func (b *buffered) Write(p []byte) (int, error) { return b.body.Write(p) }
-func (b *buffered) WriteHeader(code int)        { b.status = code }
-
-func (b *buffered) sendTo(w http.ResponseWriter) {
-	for k, v := range b.header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body.Bytes())
-}
-
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
@@ -491,46 +444,6 @@ func (b *Bridge) withLock(w http.ResponseWriter, rawID string, f func(*Lock)) {
 }
 
 // operateWithFault runs a lock operation through the fault injected for that lock, if any.
-func (b *Bridge) operateWithFault(w http.ResponseWriter, r *http.Request, rawID, op string) {
-	var fault Fault
-	var delay time.Duration
-	if id, err := strconv.ParseInt(rawID, 10, 32); err == nil {
-		b.mu.Lock()
-		fault, delay = b.takeFaultLocked(id)
-		b.mu.Unlock()
-	}
-	switch fault {
-	case FaultBusy:
-		apiError(w, http.StatusConflict, "Busy")
-		return
-	case FaultDropBeforeExecute:
-		drop(w)
-		return
-	case FaultSlow:
-		if !wait(r.Context(), delay) {
-			noAnswer(w)
-			return // the client gave up before the bridge got to it: nothing happens
-		}
-	}
-	out := &buffered{header: http.Header{}, status: http.StatusOK}
-	b.withLock(out, rawID, func(l *Lock) { b.operate(out, r, l, op) })
-	switch fault {
-	case FaultLateAnswer:
-		if delay <= 0 {
-			delay = time.Hour // until the client gives up
-		}
-		if !wait(r.Context(), delay) {
-			noAnswer(w)
-			return
-		}
-	case FaultDropAfterExecute:
-		drop(w)
-		return
-	}
-	out.sendTo(w)
-}
-
-// bleError answers 406 as the bridge does when the lock refuses: code is the lock's BLE result.
 func bleError(w http.ResponseWriter, code int) {
 	writeJSON(w, http.StatusNotAcceptable, map[string]any{"error-code": code, "error-description": "BLE API error"})
 }
@@ -651,177 +564,6 @@ func (b *Bridge) moveLocked(l *Lock, steps []step) {
 	}
 }
 
-func (b *Bridge) sendStatusLocked(l *Lock) {
-	b.sendLocked(l, "lock-status-changed", [2]string{"state", strconv.Itoa(l.State)},
-		[2]string{"jammed", boolInt(l.Jammed)}, [2]string{"doorState", strconv.Itoa(l.DoorState)})
-}
-
-func (b *Bridge) sendLocked(l *Lock, event string, fields ...[2]string) {
-	data := [][2]string{{"deviceType", strconv.Itoa(l.Type)}, {"deviceId", strconv.FormatInt(l.ID, 10)},
-		{"serialNumber", l.Serial}}
-	b.queueLocked(webhook{event: event, data: append(data, fields...)})
-}
-
-// queueLocked hands the event to every callback's sender, which delivers in order.
-func (b *Bridge) queueLocked(wh webhook) {
-	if b.closed {
-		return
-	}
-	wh.at = b.opts.Now()
-	for _, cb := range b.callbacks {
-		ch, ok := b.senders[cb.ID]
-		if !ok {
-			ch = make(chan addressed, 256)
-			b.senders[cb.ID] = ch
-			b.wg.Add(1)
-			go b.send(ch)
-		}
-		select {
-		case ch <- addressed{webhook: wh, cb: cb}:
-		default: // a receiver that stopped answering loses events, as with a real bridge
-		}
-	}
-}
-
-func (b *Bridge) send(ch chan addressed) {
-	defer b.wg.Done()
-	for a := range ch {
-		req, err := request(a.cb, a.webhook)
-		if err != nil {
-			continue
-		}
-		if resp, err := b.httpClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
-}
-
-// request builds the webhook request for a registration, in its method.
-func request(cb tedeeapi.Callback, wh webhook) (*http.Request, error) {
-	ts := wh.at.UTC().Format("2006-01-02T15:04:05.000Z")
-	pairs := append([][2]string{{"event", wh.event}, {"timestamp", ts}}, wh.data...)
-	var req *http.Request
-	var err error
-	switch cb.Method {
-	case "GET":
-		q := make([]string, len(pairs))
-		for i, p := range pairs {
-			q[i] = p[0] + "=" + url.QueryEscape(p[1])
-		}
-		req, err = http.NewRequest(http.MethodGet, cb.URL+"?"+strings.Join(q, "&"), nil)
-	case "GET+NO_PARAMS":
-		segs := make([]string, len(pairs))
-		for i, p := range pairs {
-			segs[i] = p[0] + "=" + p[1]
-		}
-		req, err = http.NewRequest(http.MethodGet, strings.TrimRight(cb.URL, "/")+"/"+strings.Join(segs, "/"), nil)
-	default: // POST, also when no method was given
-		data := map[string]any{}
-		for _, p := range wh.data {
-			if n, err := strconv.ParseInt(p[1], 10, 64); err == nil && p[0] != "serialNumber" {
-				data[p[0]] = n
-			} else {
-				data[p[0]] = p[1]
-			}
-		}
-		body, _ := json.Marshal(map[string]any{"event": wh.event, "timestamp": ts, "data": data})
-		req, err = http.NewRequest(http.MethodPost, cb.URL, bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range cb.Headers {
-		for k, v := range h {
-			req.Header.Set(k, v)
-		}
-	}
-	return req, nil
-}
-
-func (b *Bridge) addCallbackLocked(cb tedeeapi.Callback) int64 {
-	if cb.Method == "" {
-		cb.Method = "POST"
-	}
-	cb.ID = b.nextID
-	b.nextID++
-	b.callbacks = append(b.callbacks, cb)
-	return cb.ID
-}
-
-func (b *Bridge) callbackList(w http.ResponseWriter, r *http.Request) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch r.Method {
-	case http.MethodGet:
-		out := append([]tedeeapi.Callback{}, b.callbacks...)
-		writeJSON(w, http.StatusOK, out)
-	case http.MethodPost:
-		var cb tedeeapi.Callback
-		if err := json.NewDecoder(r.Body).Decode(&cb); err != nil || cb.URL == "" || !validMethod(cb.Method) {
-			apiError(w, http.StatusBadRequest, "Invalid param")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]int64{"id": b.addCallbackLocked(cb)})
-	case http.MethodPut:
-		var cbs []tedeeapi.Callback
-		if err := json.NewDecoder(r.Body).Decode(&cbs); err != nil {
-			apiError(w, http.StatusBadRequest, "Invalid param")
-			return
-		}
-		b.putAll++
-		b.callbacks = nil
-		ids := []int64{}
-		for _, cb := range cbs {
-			ids = append(ids, b.addCallbackLocked(cb))
-		}
-		writeJSON(w, http.StatusOK, ids)
-	default:
-		apiError(w, http.StatusMethodNotAllowed, "Method not allowed")
-	}
-}
-
-func validMethod(m string) bool { return m == "" || m == "POST" || m == "GET" || m == "GET+NO_PARAMS" }
-
-func (b *Bridge) callbackOne(w http.ResponseWriter, r *http.Request, rawID string) {
-	id, err := strconv.ParseInt(rawID, 10, 32)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	idx := -1
-	for i, cb := range b.callbacks {
-		if cb.ID == id && err == nil {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		apiError(w, http.StatusNotFound, "Callback not found")
-		return
-	}
-	switch r.Method {
-	case http.MethodPut:
-		var cb tedeeapi.Callback
-		if err := json.NewDecoder(r.Body).Decode(&cb); err != nil || cb.URL == "" || !validMethod(cb.Method) {
-			apiError(w, http.StatusBadRequest, "Invalid param")
-			return
-		}
-		if cb.Method == "" {
-			cb.Method = "POST"
-		}
-		cb.ID = id
-		b.callbacks[idx] = cb
-	case http.MethodDelete:
-		b.callbacks = append(b.callbacks[:idx], b.callbacks[idx+1:]...)
-	default:
-		apiError(w, http.StatusMethodNotAllowed, "Method not allowed")
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// String describes the bridge, for logs.
 func (b *Bridge) String() string {
 	return fmt.Sprintf("fake Tedee Bridge %s (%s, %d locks)", b.opts.Name, b.opts.Serial, len(b.locks))
 }
