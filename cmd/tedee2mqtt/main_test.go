@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
 )
 
@@ -535,5 +536,44 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("a secret was printed")
 			}
 		})
+	}
+}
+
+// TestHelp: -help lists the flags, says how the environment configures, and where the docs are.
+func TestHelp(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"-help"}, &out, &errOut, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"-check-config", "-config", "TEDEE2MQTT_MQTT_URL", "_FILE", "README.md", "config.example.yaml"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("-help does not mention %s:\n%s", want, errOut.String())
+		}
+	}
+}
+
+// TestLogFormat: auto is console on a terminal and JSON elsewhere; json and console are what
+// they say.
+func TestLogFormat(t *testing.T) {
+	var buf bytes.Buffer
+	for format, wantJSON := range map[string]bool{"auto": true, "json": true, "console": false} {
+		buf.Reset()
+		log, err := newLogger(config.Log{Level: "info", Format: format}, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("hello")
+		if got := strings.HasPrefix(buf.String(), "{"); got != wantJSON {
+			t.Errorf("%s to a buffer: %q", format, buf.String())
+		}
+	}
+	if isTerminal(&buf) {
+		t.Error("a buffer taken for a terminal")
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if !isTerminal(tty) {
+			t.Error("/dev/tty not taken for a terminal")
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -25,6 +26,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	checkConfig := flags.Bool("check-config", false, "validate the configuration, print every problem and exit")
 	showVersion := flags.Bool("version", false, "print version information and exit")
 	healthcheck := flags.Bool("healthcheck", false, "GET /healthz on the configured listen address; exit 0 if healthy")
+	flags.Usage = func() { usage(flags) }
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -67,8 +69,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
-	log.Info("starting", zap.String("version", version), zap.String("config", path))
+	log.Info("starting", zap.String("version", version), zap.String("config", cmp.Or(path, "built-in defaults")))
 	return serve(ctx, cfg, log)
+}
+
+// usage is -help: the flags, how the environment configures, and where the documentation is.
+func usage(flags *flag.FlagSet) {
+	out := flags.Output()
+	fmt.Fprintf(out, "tedee2mqtt: Tedee smart locks on MQTT, with Home Assistant discovery.\n\nUsage: tedee2mqtt [flags]\n\n")
+	flags.PrintDefaults()
+	fmt.Fprint(out, `
+Configuration: ./config.yaml if it exists (or -config PATH), else built-in defaults; every key
+documented in config.example.yaml. Every key can also be set in the environment as TEDEE2MQTT_
+and its YAML path in upper case with _ between the parts:
+  TEDEE2MQTT_MQTT_URL=tcp://192.0.2.10:1883   TEDEE2MQTT_HTTP_LISTEN=:8081
+  TEDEE2MQTT_BRIDGES_0_HOST=192.0.2.50        TEDEE2MQTT_LOG_LEVEL=debug
+Secrets can come from files: TEDEE2MQTT_HTTP_SECRET_FILE, TEDEE2MQTT_MQTT_PASSWORD_FILE, ...
+
+Documentation: README.md (quick start, troubleshooting) and docs/ in the source,
+https://github.com/tedee2mqtt/tedee2mqtt
+`)
 }
 
 func reportConfig(stdout, stderr io.Writer, path string, err error) error {
@@ -87,6 +107,8 @@ func reportConfig(stdout, stderr io.Writer, path string, err error) error {
 	return nil
 }
 
+// newLogger logs to out; format auto is console when out is a terminal (a person is reading),
+// JSON otherwise (a log collector is).
 func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
@@ -95,11 +117,21 @@ func newLogger(c config.Log, out io.Writer) (*zap.Logger, error) {
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	var enc zapcore.Encoder
-	if c.Format == "console" {
+	if c.Format == "console" || (c.Format == "auto" && isTerminal(out)) {
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	} else {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), level)), nil
+}
+
+// isTerminal reports whether w is a character device, as a terminal is.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }

@@ -36,7 +36,7 @@ type Config struct {
 type Log struct {
 	// Level is one of debug, info, warn, error.
 	Level string `yaml:"level"`
-	// Format is json or console.
+	// Format is auto (console on a terminal, json otherwise), json or console.
 	Format string `yaml:"format"`
 }
 
@@ -143,7 +143,7 @@ type Commands struct {
 // (non-shared) slices and maps.
 func Default() Config {
 	return Config{
-		Log: Log{Level: "info", Format: "json"},
+		Log: Log{Level: "info", Format: "auto"},
 		HTTP: HTTP{
 			Listen:            ":8080",
 			MaxBodyBytes:      65536,

@@ -50,7 +50,7 @@ var invalidFiles = map[string][]string{
 	},
 	"invalid-log.yaml": {
 		`log.level: must be one of debug, info, warn, error (got "verbose")`,
-		`log.format: must be one of json, console (got "text")`,
+		`log.format: must be one of auto, json, console (got "text")`,
 	},
 	"invalid-http.yaml": {
 		`http.listen: must be host:port, e.g. ":8080" (got "8080")`,

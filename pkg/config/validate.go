@@ -15,7 +15,7 @@ import (
 
 var (
 	logLevels       = []string{"debug", "info", "warn", "error"}
-	logFormats      = []string{"json", "console"}
+	logFormats      = []string{"auto", "json", "console"}
 	mqttSchemes     = []string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}
 	tokenModes      = []string{"encrypted", "plain"}
 	callbackMethods = []string{"POST", "GET", "GET+NO_PARAMS"}
