@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
-	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
 )
 
 const (
