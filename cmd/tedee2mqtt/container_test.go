@@ -376,6 +376,7 @@ func TestDockerCompose(t *testing.T) {
 	if !slices.Contains(environ, "TEDEE2MQTT_MQTT_URL=tcp://mosquitto:1883") {
 		t.Errorf("tedee2mqtt environment %q, want TEDEE2MQTT_MQTT_URL=tcp://mosquitto:1883", environ)
 	}
+	environ = withSecretFiles(t, environ) // the Docker secrets the stack mounts, stood in for
 	// Every variable the stack sets must be one tedee2mqtt knows (an unknown one is a startup
 	// error), and together with the example configuration valid.
 	var out, errOut bytes.Buffer
@@ -400,7 +401,8 @@ func TestDockerCompose(t *testing.T) {
 	}
 	// Mosquitto 2 listens on loopback only without a listener line; persistence keeps the
 	// retained state across broker restarts.
-	for _, want := range []string{"listener 1883", "allow_anonymous true", "persistence true", "persistence_location /mosquitto/data/"} {
+	for _, want := range []string{"listener 1883", "allow_anonymous false", "password_file /mosquitto/data/passwd",
+		"persistence true", "persistence_location /mosquitto/data/"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `\s*$`).Match(conf) {
 			t.Errorf("mosquitto.conf lacks the line %q", want)
 		}
