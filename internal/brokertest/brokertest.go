@@ -100,7 +100,9 @@ func Start(tb testing.TB) *Broker {
 	return StartWith(tb, Options{})
 }
 
-// StartWith starts a broker configured by opts and registers tb.Cleanup to stop it.
+// StartWith starts a broker configured by opts and registers tb.Cleanup to stop it. Under
+// `go test -short` it skips the test instead: every test with a broker is an integration test,
+// and -short is the quick run while working (CI runs without it, and fails on any skip).
 func StartWith(tb testing.TB, opts Options) *Broker {
 	tb.Helper()
 	b := &Broker{opts: opts, dir: tb.TempDir(), output: new(lockedBuffer)}
@@ -116,6 +118,9 @@ func StartWith(tb testing.TB, opts Options) *Broker {
 	default:
 		b.kind = KindEmbedded
 		tb.Logf("brokertest: mosquitto not found (%v); using the embedded broker instead", lookErr)
+	}
+	if testing.Short() {
+		tb.Skip("integration test with an MQTT broker; runs without -short")
 	}
 
 	// Registered before the broker starts so that whatever is running when the test ends — after

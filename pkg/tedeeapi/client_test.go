@@ -164,6 +164,7 @@ func TestOneRequestAtATime(t *testing.T) {
 // TestRetries: 409 Busy and network errors are retried with a fresh key each time; other errors
 // are not.
 func TestRetries(t *testing.T) {
+	skipShort(t)
 	var mu sync.Mutex
 	var keys []string
 	answers := []int{409, 409, 200}
@@ -206,6 +207,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestLockOperationsAndErrors(t *testing.T) {
+	skipShort(t)
 	// Real-time movements (1.5s), so the lock is reliably still moving when asked again.
 	fb, url := start(t, fakebridge.Options{TimeScale: 1})
 	c := client(url, tedeeapi.ModeEncrypted, time.Millisecond)
@@ -296,6 +298,7 @@ func opRequests(fb *fakebridge.Bridge, path string) int {
 // executed it) is reported as ErrAnswerLost after exactly one request. 409 Busy, which the
 // bridge answers without executing, is retried until the operation runs once.
 func TestLockOperationsNeverRepeated(t *testing.T) {
+	skipShort(t)
 	for _, tt := range []struct {
 		name      string
 		fault     fakebridge.Fault
@@ -409,5 +412,14 @@ func TestStartBy(t *testing.T) {
 	ctx = tedeeapi.StartBy(context.Background(), time.Now().Add(time.Second))
 	if _, err := c.Lock(ctx, 2); err != nil {
 		t.Errorf("with time enough: %v", err)
+	}
+}
+
+// skipShort skips a test that waits out the bridge's real pacing (a second between requests)
+// under go test -short; CI runs it.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("waits out the bridge's request pacing; runs without -short")
 	}
 }
