@@ -50,13 +50,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *mode != tedeeapi.ModeEncrypted && *mode != tedeeapi.ModePlain {
 		return fmt.Errorf("-token-mode must be encrypted or plain")
 	}
-	fb := fakebridge.New(fakebridge.Options{Token: *token, TokenMode: *mode, Name: "Bridge-FAKE",
-		Serial: "10000001-000001", Firmware: "2.2.31232", TimeScale: *scale, Locks: []fakebridge.Lock{
-			{ID: 1, Name: "Front door", Type: 2, Serial: "20000001-000001", Firmware: "2.0.10724", State: 6,
-				DoorState: 3, Battery: 90, Connected: true, PullSpringEnabled: true, PullSpringDuration: 3},
-			{ID: 2, Name: "Back door", Type: 4, Serial: "20000002-000002", Firmware: "2.0.10724", State: 2,
-				Battery: 55, Connected: true},
-		}})
+	fb := fakebridge.New(fakebridge.DemoOptions(*token, *mode, *scale))
 	defer fb.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,4 +63,42 @@ func waitRetained(t *testing.T, url string, want map[string]string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestDemo runs -demo as a newcomer would, and the lines it prints: both fake locks appear on the
+// embedded broker, and the printed unlock command moves the Lock PRO and is answered.
+func TestDemo(t *testing.T) {
+	listen, broker := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, logs syncBuffer
+	exited := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, []string{"-demo"}, &stdout, &logs,
+			[]string{"TEDEE2MQTT_HTTP_LISTEN=" + listen, "TEDEE2MQTT_MQTT_EMBEDDED_LISTEN=" + broker})
+	}()
+	defer func() {
+		cancel()
+		<-exited
+		if runErr != nil {
+			t.Errorf("demo exited with %v", runErr)
+		}
+	}()
+	waitHTTP(t, "http://"+listen+"/readyz", exited, func() string { return fmt.Sprintf("%v\n%s", runErr, logs.String()) })
+	for _, want := range []string{"mosquitto_sub", "tedee/20000001-000001/set -m unlock", "Ctrl-C"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the demo does not print %q:\n%s", want, stdout.String())
+		}
+	}
+	url := "tcp://" + broker
+	waitRetained(t, url, map[string]string{"tedee/20000001-000001/state": "locked", "tedee/20000001-000001/door": "closed",
+		"tedee/20000002-000002/state": "unlocked"})
+	rec := brokertest.NewRecorder(t, url, "tedee/20000001-000001/#")
+	brokertest.Publish(t, url, "tedee/20000001-000001/set", "unlock")
+	rec.WaitUntil(t, 30*time.Second, "the unlock answered ok", func([]brokertest.Message) bool {
+		m, ok := rec.Last("tedee/20000001-000001/set/result")
+		return ok && strings.Contains(m.Payload, `"ok":true`)
+	})
+	rec.WaitFor(t, "tedee/20000001-000001/state", "unlocked", waitTimeout)
 }

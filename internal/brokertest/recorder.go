@@ -291,6 +291,17 @@ func connect(tb testing.TB, url, role string) paho.Client {
 	return c
 }
 
+// Publish publishes one message, not retained, at QoS 1 from a client of its own, as a user's
+// mosquitto_pub would.
+func Publish(tb testing.TB, url, topic, payload string) {
+	tb.Helper()
+	c := connect(tb, url, "pub")
+	defer c.Disconnect(250)
+	if tok := c.Publish(topic, 1, false, payload); !tok.WaitTimeout(mqttTimeout) || tok.Error() != nil {
+		tb.Fatalf("brokertest: publish %s on %s: timed out or failed: %v", topic, url, tok.Error())
+	}
+}
+
 // PublishRetained publishes msgs (topic → payload) as retained QoS 1 messages from a client of
 // its own, as another application on the broker would; the embedded broker's Restart uses it to
 // restore the retained store it snapshotted in Stop.

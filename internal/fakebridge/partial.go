@@ -68,3 +68,15 @@ func asMap(v any) map[string]any {
 	_ = json.Unmarshal(data, &m)
 	return m
 }
+
+// DemoOptions is a bridge with a Lock PRO (locked, door sensor closed, pull spring on) and a Lock
+// GO (unlocked), as the fake-bridge command and tedee2mqtt -demo serve it.
+func DemoOptions(token, mode string, timeScale float64) Options {
+	return Options{Token: token, TokenMode: mode, Name: "Bridge-DEMO", Serial: "10000001-000001", Firmware: "2.2.31232",
+		TimeScale: timeScale, Locks: []Lock{
+			{ID: 1, Name: "Front door", Type: 2, Serial: "20000001-000001", Firmware: "2.0.10724", State: 6,
+				DoorState: 3, Battery: 90, Connected: true, PullSpringEnabled: true, PullSpringDuration: 3},
+			{ID: 2, Name: "Back door", Type: 4, Serial: "20000002-000002", Firmware: "2.0.10724", State: 2,
+				Battery: 55, Connected: true},
+		}}
+}
