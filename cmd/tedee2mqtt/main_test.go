@@ -577,3 +577,29 @@ func TestLogFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondInstanceFailsBeforeConnecting: a second instance on the same port and with the same
+// MQTT client id fails naming the key and the variable to change, and never connects: the first
+// one is not knocked off the broker (Home Assistant would see it go offline).
+func TestSecondInstanceFailsBeforeConnecting(t *testing.T) {
+	b := brokertest.Start(t)
+	id := fmt.Sprintf("tedee2mqtt-twin-%d", time.Now().UnixNano())
+	first := startService(t, b.URL(), "", "TEDEE2MQTT_MQTT_CLIENT_ID="+id)
+	rec := brokertest.NewRecorder(t, b.URL(), "tedee/status")
+	rec.WaitFor(t, "tedee/status", "online", waitTimeout)
+
+	listen := strings.TrimPrefix(first.base, "http://")
+	var stderr bytes.Buffer
+	path, _ := writeConfig(t, b.URL(), "")
+	err := run(context.Background(), []string{"-config", path}, io.Discard, &stderr,
+		[]string{"TEDEE2MQTT_MQTT_CLIENT_ID=" + id, "TEDEE2MQTT_HTTP_LISTEN=" + listen})
+	if err == nil || !strings.Contains(err.Error(), "TEDEE2MQTT_HTTP_LISTEN") || !strings.Contains(err.Error(), "http.listen") {
+		t.Fatalf("second instance: %v, want an error naming http.listen and TEDEE2MQTT_HTTP_LISTEN", err)
+	}
+	time.Sleep(300 * time.Millisecond) // what a kicked first instance would have published by now
+	for _, m := range rec.Messages() {
+		if m.Payload == "offline" {
+			t.Fatalf("the first instance was knocked off the broker: %s", m)
+		}
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -49,6 +51,11 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		b, err := broker.Start(cfg.MQTT.EmbeddedListen,
 			broker.Options{StorePath: filepath.Join(cfg.DataDir, "broker.db"), Username: cfg.MQTT.Username,
 				Password: cfg.MQTT.Password}, log.Named("broker"))
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("mqtt.embedded_listen %s is taken by another program (a broker already running? then "+
+				"set mqtt.url or TEDEE2MQTT_MQTT_URL to use it, or choose a free address in TEDEE2MQTT_MQTT_EMBEDDED_LISTEN): %w",
+				cfg.MQTT.EmbeddedListen, err)
+		}
 		if err != nil {
 			return fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -100,8 +107,15 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	srv, err := webhook.New(opts, events, log.Named("http"))
 	if err != nil {
 		_ = client.Close(0)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("http.listen %s is taken by another program (another tedee2mqtt?); choose a free "+
+				"address in http.listen or TEDEE2MQTT_HTTP_LISTEN: %w", cfg.HTTP.Listen, err)
+		}
 		return err
 	}
+	// Only now, with the webhook port bound, connect to the broker: a second instance started by
+	// mistake fails above without knocking the first one (same client id) off the broker.
+	client.Start()
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
 		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled),
 		zap.Int("max_connections", opts.MaxConns), zap.Int("max_connections_per_source", opts.MaxConnsPerIP))
@@ -138,8 +152,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	return runErr
 }
 
-// connect returns the MQTT client and the owner of the state, which publishes through it. The
-// client reads back the state an earlier run left retained before it delivers anything, and
+// connect returns the MQTT client, not yet started, and the owner of the state, which publishes
+// through it. Once started, the client reads back the state an earlier run left retained before it delivers anything, and
 // republishes everything when the broker or Home Assistant may have lost it.
 func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, stateFile *statefile.File,
 	met *metrics.Metrics, log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
@@ -179,7 +193,6 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 		log.Warn("could not read the saved state; going on with what the broker retains", zap.Error(err))
 	}
 	restore(owner, cfg.MQTT.BaseTopic, saved, stateFile.Path(), log)
-	client.Start()
 	return client, owner, nil
 }
 

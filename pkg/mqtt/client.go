@@ -87,6 +87,7 @@ type Client struct {
 	subsMu      sync.Mutex
 	subs        []subscription
 	inflight    atomic.Int64  // messages sent and not yet acknowledged (flush's window)
+	started     atomic.Bool   // Start was called: the sender runs
 	restored    chan struct{} // closed once the retained state has been read back, or not asked for
 	birth       atomic.Bool   // a republish for Home Assistant's birth message is pending
 }
@@ -139,6 +140,7 @@ func New(opts Options, log *zap.Logger) *Client {
 // Start starts connecting to the broker and returns at once: webhooks are accepted while the
 // broker is unreachable and delivered when it comes up.
 func (c *Client) Start() {
+	c.started.Store(true)
 	c.startLifecycle()
 	c.paho.Connect() // with ConnectRetry the token completes only once connected; onConnect tells us
 	go c.send()
@@ -314,6 +316,9 @@ func (c *Client) Close(drain time.Duration) error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.stop)
+		if !c.started.Load() {
+			return // never connected: nothing to deliver or disconnect
+		}
 		<-c.done
 		c.held.Store(false) // what is queued is all there is now: deliver it
 		abort := make(chan struct{})
