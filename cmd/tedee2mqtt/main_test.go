@@ -511,10 +511,10 @@ func TestCommandLine(t *testing.T) {
 		{name: "example config is valid", args: []string{"-check-config", "-config", "../../config.example.yaml"},
 			wantOut: "../../config.example.yaml: configuration is valid\n"},
 		{name: "every problem with its path", args: []string{"-check-config", "-config", bad},
-			wantErr: bad + ": 2 problems", wantStderr: "mqtt.urll: unknown key\nbridges[0].token_mode: must be \"encrypted\" or \"plain\"\n"},
+			wantErr: bad + ": 2 problems", wantStderr: "mqtt.urll: unknown key (did you mean \"url\"?)\nbridges[0].token_mode: must be \"encrypted\" or \"plain\"\n"},
 		{name: "env problems too", args: []string{"-check-config", "-config", "../../config.example.yaml"},
 			environ: []string{"TEDEE2MQTT_MQTT_QOS=7", "TEDEE2MQTT_HTTP_SECRET=hunter2-secret"},
-			wantErr: "1 problems", wantStderr: "mqtt.qos: must be 0, 1 or 2 (got 7)\n"},
+			wantErr: "1 problem", wantStderr: "mqtt.qos: must be 0, 1 or 2 (got 7)\n"},
 		{name: "explicit missing file", args: []string{"-config", "/nonexistent/config.yaml"}, wantErr: "invalid configuration"},
 		{name: "invalid config refuses to run", args: []string{"-config", bad}, wantErr: "invalid configuration (2 problems, listed above)"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
@@ -601,5 +601,14 @@ func TestSecondInstanceFailsBeforeConnecting(t *testing.T) {
 		if m.Payload == "offline" {
 			t.Fatalf("the first instance was knocked off the broker: %s", m)
 		}
+	}
+}
+
+func TestCountProblems(t *testing.T) {
+	if got := countProblems(1); got != "1 problem" {
+		t.Errorf("countProblems(1) = %q", got)
+	}
+	if got := countProblems(3); got != "3 problems" {
+		t.Errorf("countProblems(3) = %q", got)
 	}
 }

@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
 		}
-		return fmt.Errorf("invalid configuration (%d problems, listed above)", len(problems))
+		return fmt.Errorf("invalid configuration (%s, listed above)", countProblems(len(problems)))
 	}
 	if *healthcheck {
 		return checkHealth(ctx, cfg.HTTP.Listen)
@@ -100,6 +100,13 @@ https://github.com/tedee2mqtt/tedee2mqtt
 `)
 }
 
+func countProblems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return fmt.Sprintf("%d problems", n)
+}
+
 func reportConfig(stdout, stderr io.Writer, path string, err error) error {
 	name := path
 	if name == "" {
@@ -110,7 +117,7 @@ func reportConfig(stdout, stderr io.Writer, path string, err error) error {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
 		}
-		return fmt.Errorf("%s: %d problems", name, len(problems))
+		return fmt.Errorf("%s: %s", name, countProblems(len(problems)))
 	}
 	fmt.Fprintf(stdout, "%s: configuration is valid\n", name)
 	return nil

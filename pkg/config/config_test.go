@@ -24,11 +24,11 @@ var invalidFiles = map[string][]string{
 		`testdata/invalid-multiple-documents.yaml: multiple YAML documents are not supported`,
 	},
 	"invalid-unknown-key.yaml": {
-		`mqtt.urll: unknown key`,
+		`mqtt.urll: unknown key (did you mean "url"?)`,
 		`logging: unknown key`,
 	},
 	"invalid-bridge-unknown-key.yaml": {
-		`bridges[0].tokn: unknown key`,
+		`bridges[0].tokn: unknown key (did you mean "token"?)`,
 		`bridges[0].token: required when bridges[0].host is set`,
 	},
 	"invalid-duplicate-key.yaml": {
@@ -130,7 +130,7 @@ var invalidFiles = map[string][]string{
 	},
 	"invalid-bridge-public-url.yaml": {
 		`bridges[0].public_url: requires bridges[0].host (the Bridge API registers the callback)`,
-		`bridges[1].public_url: must be an absolute http:// URL`,
+		`bridges[1].public_url: must be an http:// URL (got scheme "ftp")`,
 	},
 	"invalid-commands.yaml": {
 		`commands.queue_timeout: must be between 100ms and 10m0s (got 0s)`,
@@ -159,7 +159,7 @@ var invalidFiles = map[string][]string{
 		// decode problems, in document order
 		`mqtt.qos: cannot use "high" as an integer`,
 		`homeassistant.enabled: cannot use "maybe" as a boolean`,
-		`homeassistant.discovery_prefx: unknown key`,
+		`homeassistant.discovery_prefx: unknown key (did you mean "discovery_prefix"?)`,
 		// then validation problems
 		`log.level: must be one of debug, info, warn, error (got "loud")`,
 		`http.listen: must be host:port, e.g. ":8080" (got "8080")`,
@@ -457,7 +457,7 @@ bridges:
     host: 127.0.0.2
     tokn: typo
 `), nil)
-	assertProblems(t, err, []string{`bridges[1].tokn: unknown key`})
+	assertProblems(t, err, []string{`bridges[1].tokn: unknown key (did you mean "token"?)`})
 
 	got, err := Load(writeFile(t, `
 bridges:

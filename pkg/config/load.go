@@ -56,7 +56,7 @@ func decodeYAML(file string, data []byte, cfg *Config, ps *problems) bool {
 		if errors.Is(err, io.EOF) { // empty file or only comments
 			return true
 		}
-		ps.add(file, "%v", err)
+		ps.add(file, "%s", readableYAMLError(err, data))
 		return false
 	}
 	var extra yaml.Node
@@ -119,7 +119,11 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			p := joinKey(path, e.key)
 			i, ok := fields[e.key]
 			if !ok {
-				d.ps.add(p, "unknown key")
+				if guess := closest(e.key, fields); guess != "" {
+					d.ps.add(p, "unknown key (did you mean %q?)", guess)
+				} else {
+					d.ps.add(p, "unknown key")
+				}
 				continue
 			}
 			d.value(e.val, v.Field(i), p)
@@ -394,4 +398,56 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// readableYAMLError says what a YAML parse error means where the parser's words do not: a tab in
+// the indentation is the usual cause of "found character that cannot start any token".
+func readableYAMLError(err error, data []byte) string {
+	msg := err.Error()
+	if strings.Contains(msg, "found character that cannot start any token") {
+		for i, line := range strings.Split(string(data), "\n") {
+			trimmed := strings.TrimLeft(line, " ")
+			if strings.HasPrefix(trimmed, "\t") {
+				return fmt.Sprintf("line %d is indented with a tab; YAML indents with spaces only (%s)", i+1, msg)
+			}
+		}
+	}
+	return msg
+}
+
+// closest returns the known key nearest to key, if one is near enough to be what was meant: at
+// most two edits apart, or the same but for case, dashes and underscores.
+func closest(key string, known map[string]int) string {
+	best, bestDist := "", 3
+	norm := func(s string) string { return strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(s)) }
+	for k := range known {
+		if norm(k) == norm(key) {
+			return k
+		}
+		if d := editDistance(key, k); d < bestDist || (d == bestDist && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -43,7 +43,7 @@ func (c Config) Validate() error {
 func (c Config) validate() problems {
 	var ps problems
 
-	if !slices.Contains(logLevels, c.Log.Level) {
+	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) { // zap reads INFO as info
 		ps.add("log.level", "must be one of %s (got %q)", strings.Join(logLevels, ", "), c.Log.Level)
 	}
 	if !slices.Contains(logFormats, c.Log.Format) {
@@ -237,8 +237,8 @@ func (c Config) validateBridges(ps *problems) {
 			if b.Host == "" {
 				ps.add(p+".public_url", "requires %s.host (the Bridge API registers the callback)", p)
 			}
-			if !validPublicURL(b.PublicURL) {
-				ps.add(p+".public_url", "must be an absolute http:// URL")
+			if problem := publicURLProblem(b.PublicURL); problem != "" {
+				ps.add(p+".public_url", "%s", problem)
 			}
 		}
 		if !slices.Contains(callbackMethods, b.CallbackMethod) {
@@ -342,7 +342,24 @@ func validPort(s string, lowest uint64) bool {
 	return err == nil && n >= lowest
 }
 
-func validPublicURL(s string) bool {
+// publicURLProblem says what is wrong with a public_url, or "". It is tedee2mqtt's own base URL
+// as the bridge reaches it: the service appends /webhook/<name> itself, so a path would be
+// doubled (and every webhook then a 404), and the bridge's firmware is known to fail on https
+// callbacks (Home Assistant core PR #109408: it may need a factory reset).
+func publicURLProblem(s string) string {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Hostname() != ""
+	switch {
+	case err != nil || u.Host == "" || u.Hostname() == "":
+		return "must be an absolute http:// URL such as http://192.168.1.10:8080"
+	case u.Scheme == "https":
+		return "must be http://: the bridge's firmware fails on https callbacks (and may need a factory reset); keep the callback on the LAN"
+	case u.Scheme != "http":
+		return fmt.Sprintf("must be an http:// URL (got scheme %q)", u.Scheme)
+	case strings.Trim(u.Path, "/") != "":
+		return fmt.Sprintf("is tedee2mqtt's base URL, without a path: the service adds /webhook/<name> itself (use %s://%s)",
+			u.Scheme, u.Host)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "must not have a query or a fragment: the bridge appends the webhook's own"
+	}
+	return ""
 }
