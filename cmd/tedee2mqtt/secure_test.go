@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -103,33 +102,6 @@ func mqttConnect(t *testing.T, addr, username, password string) error {
 	return tok.Error()
 }
 
-// The embedded broker admits only the configured credentials (and the service, which uses them),
-// and one that would listen beyond loopback without credentials is a configuration error.
-func TestEmbeddedBrokerCredentials(t *testing.T) {
-	addr := freeAddr(t)
-	svc := startService(t, "", "", "TEDEE2MQTT_MQTT_EMBEDDED_LISTEN="+addr,
-		"TEDEE2MQTT_MQTT_USERNAME=tedee2mqtt", "TEDEE2MQTT_MQTT_PASSWORD=embedded-pass-1")
-	for _, c := range []struct{ user, pass string }{{"", ""}, {"tedee2mqtt", "wrong"}, {"other", "embedded-pass-1"}} {
-		if err := mqttConnect(t, addr, c.user, c.pass); err == nil {
-			t.Errorf("user %q password %q admitted by the embedded broker", c.user, c.pass)
-		}
-	}
-	if err := mqttConnect(t, addr, "tedee2mqtt", "embedded-pass-1"); err != nil {
-		t.Errorf("the configured credentials: %v", err)
-	}
-	if strings.Contains(svc.logs.String(), "embedded-pass-1") {
-		t.Error("the broker password is in the logs")
-	}
-
-	path, _ := writeConfig(t, "", "")
-	var stderr strings.Builder
-	err := run(context.Background(), []string{"-config", path}, io.Discard, &stderr,
-		[]string{"TEDEE2MQTT_MQTT_EMBEDDED_LISTEN=0.0.0.0:0"})
-	if err == nil || !strings.Contains(stderr.String(), "mqtt.embedded_listen") {
-		t.Errorf("open embedded broker without credentials: err = %v, stderr %q; want a configuration error", err, stderr.String())
-	}
-}
-
 // postFrom sends one webhook from a loopback source address of our choice and returns its status
 // (0: the connection failed).
 func postFrom(t *testing.T, source, base, path, body string) int {
@@ -138,6 +110,7 @@ func postFrom(t *testing.T, source, base, path, body string) int {
 		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}).DialContext}}
 	resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
 	if err != nil {
+		t.Logf("POST %s from %s: %v", path, source, err)
 		return 0
 	}
 	resp.Body.Close()
@@ -187,4 +160,36 @@ func TestFloodsStayBounded(t *testing.T) {
 		t.Errorf("the real lock after the flood: %d, want 204", status)
 	}
 	rec.WaitFor(t, "tedee/"+fixtureSerial+"/state", "unlocked", waitTimeout)
+}
+
+// The cloud path secret is in no log line at any level, however the path is spelled.
+func TestCloudSecretNotLogged(t *testing.T) {
+	const secret = "svcCloudSecret-0123456789"
+	b := brokertest.Start(t)
+	svc := startService(t, b.URL(), "", "TEDEE2MQTT_CLOUD_ENABLED=true", "TEDEE2MQTT_CLOUD_PATH_SECRET="+secret)
+	addr := strings.TrimPrefix(svc.base, "http://")
+	var pct strings.Builder
+	for i := range len(secret) {
+		fmt.Fprintf(&pct, "%%%02X", secret[i])
+	}
+	for _, path := range []string{"/webhook/cloud/" + secret, "//webhook/cloud/" + secret, "/webhook/cloud/" + secret + "/",
+		"/webhook//cloud/" + secret, "/webhook/Cloud/" + secret, "/webhook/%63loud/" + secret, "/webhook/cloud/" + pct.String(),
+		"/webhook/cloud%2F" + secret, "/./webhook/cloud/" + secret} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := fixture(t, "lock-status-changed.json", fixtureSerial)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", path, len(body), body)
+		_, _ = io.Copy(io.Discard, c) // the whole answer: the request has been logged
+		c.Close()
+	}
+	svc.stop(t) // every log line written
+	logs := svc.logs.String()
+	if !strings.Contains(logs, `"path":`) {
+		t.Fatalf("no request logged at debug: the test would pass whatever is logged\n%s", logs)
+	}
+	if strings.Contains(logs, secret) || strings.Contains(logs, pct.String()[:24]) {
+		t.Errorf("the cloud path secret is in the logs:\n%s", logs)
+	}
 }

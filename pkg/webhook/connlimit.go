@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -15,8 +16,18 @@ import (
 const refusedAnswer = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: application/json\r\n" +
 	"Content-Length: 37\r\n\r\n{\"error\":\"too many open connections\"}"
 
-// refusedWriteTimeout bounds the time spent telling a refused client why: it may not read.
-const refusedWriteTimeout = 100 * time.Millisecond
+// A refused connection is answered once its request has begun (an answer before it confuses
+// clients: Go's takes it for a broken connection), and read, what is read thrown away, until the
+// client has the answer: closing with its request unread would make the kernel reset the
+// connection, and the client see a reset instead of the 503. refusedLinger bounds all of it;
+// refusedWriteTimeout the write, as the client may not read. At most maxLingering connections are
+// answered at once; beyond that they are closed at once.
+const (
+	refusedWriteTimeout = 100 * time.Millisecond
+	refusedLinger       = 200 * time.Millisecond
+	maxLingering        = 64
+	maxLingerBytes      = 64 << 10
+)
 
 // limitedListener bounds the connections open at once: per source address, so that one host's
 // slow clients cannot hold every webhook slot, and in all, below the process's file descriptor
@@ -28,6 +39,8 @@ type limitedListener struct {
 	perIP, total int
 	log          *zap.Logger
 
+	lingering chan struct{} // a token per refused connection being drained
+
 	mu      sync.Mutex
 	open    map[netip.Addr]int
 	n       int
@@ -36,7 +49,8 @@ type limitedListener struct {
 }
 
 func newLimitedListener(ln net.Listener, perIP, total int, log *zap.Logger) *limitedListener {
-	return &limitedListener{Listener: ln, perIP: perIP, total: total, log: log, open: map[netip.Addr]int{}}
+	return &limitedListener{Listener: ln, perIP: perIP, total: total, log: log, open: map[netip.Addr]int{},
+		lingering: make(chan struct{}, maxLingering)}
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
@@ -67,9 +81,15 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 
 func (l *limitedListener) refuse(c net.Conn, ip netip.Addr, over string) {
 	total := l.refused.Add(1)
-	_ = c.SetWriteDeadline(time.Now().Add(refusedWriteTimeout))
-	_, _ = c.Write([]byte(refusedAnswer))
-	_ = c.Close()
+	select {
+	case l.lingering <- struct{}{}:
+		go func() {
+			defer func() { <-l.lingering }()
+			answerRefused(c)
+		}()
+	default:
+		_ = c.Close() // too many lingering already: a reset, which a client retries as well
+	}
 	now := time.Now().Unix()
 	if last := l.warned.Load(); now-last >= 60 && l.warned.CompareAndSwap(last, now) {
 		l.log.Warn("refused connections over the limit of open connections (a flood, or many slow clients?)",
@@ -99,6 +119,24 @@ func remoteIP(a net.Addr) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+// answerRefused answers 503 to a connection over a limit and closes it (see refusedLinger).
+func answerRefused(c net.Conn) {
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(refusedLinger))
+	buf := make([]byte, 4096)
+	if _, err := c.Read(buf); err != nil {
+		return // nothing sent within the time: nobody to answer
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(refusedWriteTimeout))
+	if _, err := c.Write([]byte(refusedAnswer)); err != nil {
+		return
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite() // the answer is complete
+	}
+	_, _ = io.CopyN(io.Discard, c, maxLingerBytes)
 }
 
 // limitedConn gives its place back once, when it is closed.
