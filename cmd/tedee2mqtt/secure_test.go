@@ -14,6 +14,7 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeeapi"
 )
 
 // registeredSecret waits for the bridge to hold one callback and returns its bearer secret.
@@ -191,5 +192,31 @@ func TestCloudSecretNotLogged(t *testing.T) {
 	}
 	if strings.Contains(logs, secret) || strings.Contains(logs, pct.String()[:24]) {
 		t.Errorf("the cloud path secret is in the logs:\n%s", logs)
+	}
+}
+
+// A callback registered without the secret (by an older version, or by hand) is repaired to carry
+// it at the next check: an upgrade closes the route without anyone touching the bridge.
+func TestCallbackWithoutSecretIsRepaired(t *testing.T) {
+	b := brokertest.Start(t)
+	fb, host := startFakeBridge(t)
+	svc := startService(t, b.URL(), bridgeConfig(host, "    public_url: \"http://{{listen}}\"\n    poll_interval: 1s\n"))
+	secret := registeredSecret(t, fb)
+	url := fb.Callbacks()[0].URL
+	fb.DropCallbacks()
+	fb.AddCallback(tedeeapi.Callback{URL: url, Method: "POST"}) // as an older version registered it
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		cbs := fb.Callbacks()
+		if len(cbs) == 1 && len(cbs[0].Headers) == 1 && cbs[0].Headers[0]["Authorization"] == "Bearer "+secret {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callback not repaired to carry the secret: %+v", cbs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, _ := httpcheck.Do(t, "POST", svc.base+"/webhook/home", fixture(t, "lock-status-changed.json", proSerial)); status != 401 {
+		t.Errorf("webhook without the secret: %d, want 401", status)
 	}
 }
