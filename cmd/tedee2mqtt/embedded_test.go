@@ -4,7 +4,7 @@
 // scanning retained messages for a new subscription, as a publish writes it (upstream
 // mochi-mqtt/server#200). The race detector reports that in any test where the service publishes
 // retained messages while a client subscribes, so these tests run without it: .ci/run runs them
-// on their own, without -race.
+// on their own, without -race, by name: every test here is called TestEmbedded….
 
 package main
 
@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,9 +66,9 @@ func waitRetained(t *testing.T, url string, want map[string]string) {
 	}
 }
 
-// TestDemo runs -demo as a newcomer would, and the lines it prints: both fake locks appear on the
+// TestEmbeddedDemo runs -demo as a newcomer would, and the lines it prints: both fake locks appear on the
 // embedded broker, and the printed unlock command moves the Lock PRO and is answered.
-func TestDemo(t *testing.T) {
+func TestEmbeddedDemo(t *testing.T) {
 	listen, broker := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, logs syncBuffer
@@ -101,4 +102,53 @@ func TestDemo(t *testing.T) {
 		return ok && strings.Contains(m.Payload, `"ok":true`)
 	})
 	rec.WaitFor(t, "tedee/20000001-000001/state", "unlocked", waitTimeout)
+}
+
+// TestEmbeddedReadmeQuickStart runs the README's quick start as a newcomer would: the binary with no
+// configuration at all (the embedded broker), then the worked example's webhooks, in all three
+// formats, and finds the retained topics the README shows.
+func TestEmbeddedReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick := string(readme)[strings.Index(string(readme), "## Quick start"):]
+	quick = quick[:strings.Index(quick, "```\n\n")]
+	for _, line := range []string{"go run ./cmd/tedee2mqtt ", "go test ./... "} {
+		if !strings.Contains(quick, line) {
+			t.Errorf("the quick start no longer shows %q; this test runs what it shows:\n%s", line, quick)
+		}
+	}
+	listen, broker := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(buildBinary(t)) // no flags, no config file: built-in defaults
+	cmd.Dir = t.TempDir()               // where ./config.yaml would be, and ./data goes
+	cmd.Env = append(os.Environ(), "TEDEE2MQTT_HTTP_LISTEN="+listen, "TEDEE2MQTT_MQTT_EMBEDDED_LISTEN="+broker)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	waitHTTP(t, "http://"+listen+"/readyz", exited, logs.String)
+
+	body, err := os.ReadFile("../../pkg/tedee/testdata/bridge/lock-status-changed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, resp := request(t, "POST", "http://"+listen+"/webhook", string(body)); status != 204 {
+		t.Fatalf("the worked example's POST: %d %s", status, resp)
+	}
+	waitRetained(t, "tcp://"+broker, map[string]string{"tedee/status": "online", "tedee/19420103-000006/state": "locked",
+		"tedee/19420103-000006/jammed": "false", "tedee/19420103-000006/door": "open", "tedee/19420103-000006/connected": "true"})
+	for _, format := range []string{"get", "noparams"} {
+		tail, err := os.ReadFile("../../pkg/tedee/testdata/bridge/lock-status-changed." + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, resp := request(t, "GET", "http://"+listen+"/webhook"+strings.TrimSpace(string(tail)), ""); status != 204 {
+			t.Errorf("the worked example's %s: %d %s", format, status, resp)
+		}
+	}
 }
