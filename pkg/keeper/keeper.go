@@ -144,6 +144,21 @@ func (k *Keeper) Snapshots() map[string][]byte {
 	return k.store.Snapshots()
 }
 
+// Locks returns every lock as its json topic shows it (a copy), for readers that follow the
+// state through Changed instead of reading MQTT back.
+func (k *Keeper) Locks() []state.LockJSON {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.Locks()
+}
+
+// Bridges returns every bridge as its json topic shows it (a copy).
+func (k *Keeper) Bridges() []state.BridgeJSON {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.Bridges()
+}
+
 // LockState returns the lock's current state word, if known.
 func (k *Keeper) LockState(serial string) (string, bool) {
 	k.mu.Lock()

@@ -205,3 +205,33 @@ func TestChangedWakesWaiters(t *testing.T) {
 	default:
 	}
 }
+
+// TestReadModel: Locks and Bridges are what the json topics show, in a stable order, and copies:
+// later changes do not reach a view already handed out.
+func TestReadModel(t *testing.T) {
+	k := newKeeper(&lastValue{retained: map[string]string{}})
+	for _, serial := range []string{"L-2", "L-1"} {
+		ev, err := tedee.DecodeJSON([]byte(`{"event":"lock-status-changed","timestamp":"2026-11-01T12:00:00Z","data":{"deviceType":2,"serialNumber":"` + serial + `","state":6}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.BridgeEvent("home", ev, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k.Bridge("home", state.BridgeInfo{Name: "Hallway", Serial: "B-1", Connected: new(true)}, base, later)
+	locks := k.Locks()
+	if len(locks) != 2 || locks[0].Serial != "L-1" || *locks[0].State != "locked" || *locks[0].Bridge != "home" {
+		t.Fatalf("locks: %+v", locks)
+	}
+	if b := k.Bridges(); len(b) != 1 || *b[0].TedeeName != "Hallway" || !*b[0].Connected {
+		t.Fatalf("bridges: %+v", b)
+	}
+	ev, _ := tedee.DecodeJSON([]byte(`{"event":"lock-status-changed","timestamp":"2026-11-01T12:00:01Z","data":{"deviceType":2,"serialNumber":"L-1","state":2}}`))
+	if _, err := k.BridgeEvent("other", ev, later); err != nil {
+		t.Fatal(err)
+	}
+	if *locks[0].State != "locked" || *locks[0].Bridge != "home" {
+		t.Errorf("a view handed out changed afterwards: %+v", locks[0])
+	}
+}

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
@@ -106,20 +108,35 @@ func (s *Store) bridgeState(b *bridge) []Message {
 	if b.connected == nil && b.serial == "" {
 		return nil
 	}
-	j := BridgeJSON{Name: b.name, Connected: b.connected,
-		UpdatedAt: b.updatedAt.UTC().Format(timeLayout), Timestamp: b.applied.UTC().Format(timeLayout)}
-	if b.serial != "" {
-		j.Serial = &b.serial
-	}
-	if b.label != "" {
-		j.TedeeName = &b.label
-	}
-	if b.firmware != "" {
-		j.Firmware = &b.firmware
-	}
 	var msgs []Message
 	if b.connected != nil {
 		msgs = append(msgs, Message{Topic: s.topic(b.segment(), "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true})
 	}
-	return append(msgs, Message{Topic: s.topic(b.segment(), "json"), Payload: mustJSON(j), Retain: true})
+	return append(msgs, Message{Topic: s.topic(b.segment(), "json"), Payload: mustJSON(b.view()), Retain: true})
+}
+
+// view is the bridge as its json topic shows it, sharing nothing with it.
+func (b *bridge) view() BridgeJSON {
+	j := BridgeJSON{Name: b.name, Connected: copyOf(b.connected),
+		UpdatedAt: b.updatedAt.UTC().Format(timeLayout), Timestamp: b.applied.UTC().Format(timeLayout)}
+	if b.serial != "" {
+		j.Serial = new(b.serial)
+	}
+	if b.label != "" {
+		j.TedeeName = new(b.label)
+	}
+	if b.firmware != "" {
+		j.Firmware = new(b.firmware)
+	}
+	return j
+}
+
+// Bridges returns every bridge as its json topic shows it, ordered by name.
+func (s *Store) Bridges() []BridgeJSON {
+	out := make([]BridgeJSON, 0, len(s.bridges))
+	for _, b := range s.bridges {
+		out = append(out, b.view())
+	}
+	slices.SortFunc(out, func(a, b BridgeJSON) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -2,7 +2,9 @@ package state
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
@@ -86,28 +88,44 @@ func (s *Store) factMessage(l *lock, f fact) Message {
 }
 
 func (s *Store) lockJSON(l *lock) Message {
+	return Message{Topic: s.topic(l.serial, "json"), Payload: mustJSON(l.view()), Retain: true}
+}
+
+// view is the lock as its json topic shows it. It shares nothing with the lock, so it may be
+// read after the owner's lock is released.
+func (l *lock) view() LockJSON {
 	j := LockJSON{
-		Serial: l.serial, ID: l.id, State: l.state, Jammed: l.jammed, Door: l.door,
-		Battery: l.battery, Charging: l.charging, Connected: l.connected,
+		Serial: l.serial, ID: l.id, State: copyOf(l.state), Jammed: copyOf(l.jammed), Door: copyOf(l.door),
+		Battery: copyOf(l.battery), Charging: copyOf(l.charging), Connected: copyOf(l.connected),
 		UpdatedAt: l.updatedAt.UTC().Format(timeLayout), Timestamp: l.newest.UTC().Format(timeLayout),
 		Timestamps: map[string]string{},
 	}
 	if l.deviceType != 0 {
-		model := tedee.Model(l.deviceType)
-		j.Model = &model
+		j.Model = new(tedee.Model(l.deviceType))
 	}
 	if l.bridge != "" {
-		j.Bridge = &l.bridge
+		j.Bridge = new(l.bridge)
 	}
 	if l.name != "" {
-		j.Name = &l.name
+		j.Name = new(l.name)
 	}
 	for k := kind(0); k < numKinds; k++ {
 		if l.seen[k] {
 			j.Timestamps[kindNames[k]] = l.applied[k].UTC().Format(timeLayout)
 		}
 	}
-	return Message{Topic: s.topic(l.serial, "json"), Payload: mustJSON(j), Retain: true}
+	return j
+}
+
+// Locks returns every lock as its json topic shows it, ordered by serial: the read model of
+// whoever follows the state without reading MQTT back (the status page, the operator API).
+func (s *Store) Locks() []LockJSON {
+	out := make([]LockJSON, 0, len(s.locks))
+	for _, l := range s.locks {
+		out = append(out, l.view())
+	}
+	slices.SortFunc(out, func(a, b LockJSON) int { return strings.Compare(a.Serial, b.Serial) })
+	return out
 }
 
 func (s *Store) eventMessage(bridgeName string, l *lock, ev tedee.Event) Message {
