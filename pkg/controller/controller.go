@@ -60,6 +60,7 @@ type Controller struct {
 	missing map[string]int           // serial → consecutive syncs that did not list it
 	offset  time.Duration            // bridge clock minus ours
 	skewed  bool                     // offset is at least skewWarning (logged once)
+	health  health                   // what Health reports
 	running map[string]*sync.Mutex
 }
 
@@ -131,7 +132,11 @@ func (c *Controller) pollOnce(ctx context.Context, poll *time.Timer) bool {
 
 func (c *Controller) ensureCallbackLogged(ctx context.Context, t *time.Timer) {
 	next := c.opts.CallbackCheckInterval
-	if err := c.EnsureCallback(ctx); err != nil {
+	err := c.EnsureCallback(ctx)
+	if ctx.Err() == nil {
+		c.recordCallback(err)
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("callback registration failed", zap.Error(err))
 		}
@@ -176,7 +181,7 @@ const skewWarning = time.Minute
 // again (not at every sync).
 func (c *Controller) setOffset(offset time.Duration) {
 	c.mu.Lock()
-	c.offset = offset
+	c.offset, c.health.skewKnown = offset, true
 	large := offset.Abs() >= skewWarning
 	changed := large != c.skewed
 	c.skewed = large
@@ -200,9 +205,18 @@ func (c *Controller) bridgeTime(t time.Time) time.Time {
 // Sync reads the bridge and every lock and publishes them as if webhooks had arrived. Locks the
 // bridge stopped listing (two syncs in a row, so one odd answer removes nothing) are removed.
 func (c *Controller) Sync(ctx context.Context) error {
+	firmware, err := c.sync(ctx)
+	if ctx.Err() == nil {
+		c.recordSync(time.Now(), firmware, err)
+	}
+	return err
+}
+
+// sync is Sync; it returns the bridge's firmware version for Health.
+func (c *Controller) sync(ctx context.Context) (string, error) {
 	b, err := c.api.Bridge(ctx)
 	if err != nil {
-		return fmt.Errorf("read bridge: %w", err)
+		return "", fmt.Errorf("read bridge: %w", err)
 	}
 	now := time.Now()
 	if bt, err := tedee.ParseTime(b.CurrentTime); err == nil {
@@ -214,7 +228,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 	start := time.Now()
 	locks, bad, err := c.api.Locks(ctx)
 	if err != nil {
-		return fmt.Errorf("read locks: %w", err)
+		return b.Version, fmt.Errorf("read locks: %w", err)
 	}
 	for _, e := range bad {
 		c.log.Warn("skipped a lock the bridge reported in a form we cannot read; the others sync", zap.Error(e))
@@ -230,7 +244,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 	}
 	if len(bad) > 0 {
 		// An unreadable element may be any lock: none is counted as gone on this sync.
-		return nil
+		return b.Version, nil
 	}
 	c.mu.Lock()
 	var gone []string
@@ -252,7 +266,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 		c.core.Remove(serial)
 	}
 	c.log.Debug("synced", zap.Int("locks", len(locks)))
-	return nil
+	return b.Version, nil
 }
 
 // apply publishes one lock as read from the API.

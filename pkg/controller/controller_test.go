@@ -159,3 +159,36 @@ func TestLockRemovedAfterTwoSyncs(t *testing.T) {
 		t.Errorf("ownership wrong after removal")
 	}
 }
+
+// TestHealth: what the operator API and the status page show of a bridge follows its syncs and
+// callback checks, and says why when they fail.
+func TestHealth(t *testing.T) {
+	c, _, _ := setup(t, Options{PublicURL: "http://127.0.0.1:8080"})
+	h := c.Health()
+	if h.API || h.LastSync != nil || h.Callback != "unchecked" || h.ClockSkewMs != nil {
+		t.Fatalf("before anything: %+v", h)
+	}
+	ctx := context.Background()
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.NewTimer(time.Hour)
+	defer t0.Stop()
+	c.ensureCallbackLogged(ctx, t0)
+	h = c.Health()
+	if !h.API || h.LastSync == nil || h.Callback != "registered" || h.ClockSkewMs == nil || h.LastError != "" {
+		t.Fatalf("after a sync and a callback check: %+v", h)
+	}
+	if abs := *h.ClockSkewMs; abs > 5000 || abs < -5000 {
+		t.Errorf("clock skew %d ms against a fake on our clock", abs)
+	}
+
+	bad, _, _ := setup(t, Options{})
+	bad.api = tedeeapi.New(tedeeapi.Options{BaseURL: "http://127.0.0.1:1", Token: "tok", Attempts: 1}, zap.NewNop())
+	if err := bad.Sync(ctx); err == nil {
+		t.Fatal("a sync against nothing succeeded")
+	}
+	if h := bad.Health(); h.API || h.LastError == "" || h.Callback != "not_configured" {
+		t.Errorf("after a failed sync: %+v", h)
+	}
+}
