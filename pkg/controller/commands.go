@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -120,82 +119,7 @@ func (r *Router) Handle(topic string, payload []byte, retained bool) {
 		r.answer(serial, Result{Command: truncate(req.Command), Transaction: req.Transaction, Error: perr.Error()})
 		return
 	}
-	switch req.Command {
-	case CommandLock, CommandUnlock, CommandOpen, CommandPull:
-	default:
-		r.answer(serial, Result{Command: truncate(req.Command), Transaction: req.Transaction,
-			Error: fmt.Sprintf("unknown command %q: send lock, unlock, open or pull", truncate(req.Command))})
-		return
-	}
-	var ctrl *Controller
-	for _, c := range r.controllers {
-		if c.Owns(serial) {
-			ctrl = c
-		}
-	}
-	if ctrl == nil {
-		msg := "no Bridge API configured: set bridges[].host and token to send commands"
-		if len(r.controllers) > 0 {
-			msg = "lock not reported by any configured bridge: check the serial, and that the lock is paired with a bridge tedee2mqtt uses"
-		}
-		r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction, Error: msg})
-		return
-	}
-
-	received := time.Now()
-	r.mu.Lock()
-	startBy := received.Add(r.queueTimeout)
-	queueTimeout := r.queueTimeout
-	q, ok := r.queues[serial]
-	if !ok {
-		q = &lockQueue{}
-		r.queues[serial] = q
-	}
-	var turn chan struct{} // nil: this command runs at once
-	switch {
-	case !q.running:
-		q.running = true
-	case q.waiting == nil:
-		turn = make(chan struct{})
-		q.waiting = turn
-	default:
-		r.mu.Unlock()
-		log.Info("refused command: lock busy")
-		r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction,
-			Error: "busy: a command for this lock is running and another is waiting; this one was not executed: send it again once they are answered"})
-		return
-	}
-	r.mu.Unlock()
-
-	go func() {
-		if turn != nil {
-			if refusal := r.awaitTurn(serial, q, turn, startBy, queueTimeout); refusal != "" {
-				log.Info("refused command while waiting for the lock's previous command", zap.String("reason", refusal))
-				r.answer(serial, Result{Command: req.Command, Transaction: req.Transaction, Error: refusal})
-				return
-			}
-		}
-		defer r.release(serial, q)
-		log.Info("executing command")
-		st, err := ctrl.Execute(r.ctx, serial, req.Command, startBy)
-		res := Result{Command: req.Command, Transaction: req.Transaction, OK: err == nil, Via: "bridge", State: st}
-		switch {
-		case errors.Is(err, ErrExpired):
-			res.Via = "" // never sent
-			res.Error = fmt.Sprintf("expired: not started within %s (commands.queue_timeout) because the bridge was busy with other requests; it was not executed: send it again if it is still wanted", queueTimeout)
-		case errors.Is(err, ErrBusy):
-			res.Via = ""
-			res.Error = "busy: another command for this lock is running; this one was not executed: send it again once it is answered"
-		case err != nil:
-			res.Error = err.Error()
-		}
-		if err != nil {
-			log.Warn("command failed", zap.String("state", st), zap.Error(err))
-		} else {
-			log.Info("command done", zap.String("state", st))
-		}
-		r.answer(serial, res)
-	}()
+	r.dispatch(serial, req, log, nil)
 }
 
 // awaitTurn waits until the running command hands over the lock. It returns "" once this command

@@ -1,0 +1,124 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
+)
+
+// ErrInvalidSerial is Submit's answer to something that cannot be a lock's serial.
+var ErrInvalidSerial = errors.New("not a lock serial")
+
+// Submit runs a command for the lock as if it had arrived on <base>/<serial>/set (the status
+// page's buttons): the same per-lock queue, expiry and busy rules, the same result, also
+// published on <base>/<serial>/set/result so that MQTT clients see what was done. It waits for
+// the result; when ctx ends first, the command still runs (or is refused) as it would for MQTT,
+// and Submit answers with ctx's error.
+func (r *Router) Submit(ctx context.Context, serial, command string) (Result, error) {
+	if !tedee.ValidSerial(serial) {
+		return Result{}, fmt.Errorf("%w: %q", ErrInvalidSerial, truncate(serial))
+	}
+	done := make(chan Result, 1) // buffered: the command's goroutine never waits for us
+	log := r.log.With(zap.String("serial", serial), zap.String("command", truncate(command)),
+		zap.String("source", "status_page"))
+	r.dispatch(serial, request{Command: command}, log, func(res Result) { done <- res })
+	select {
+	case res := <-done:
+		return res, nil
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("wait for the result of %s: %w", truncate(command), ctx.Err())
+	}
+}
+
+// dispatch runs a parsed command on the controller of the bridge that reports the lock, through
+// the lock's queue, and answers on <base>/<serial>/set/result; done, when not nil, is also given
+// the result. It returns at once.
+func (r *Router) dispatch(serial string, req request, log *zap.Logger, done func(Result)) {
+	reply := func(res Result) {
+		r.answer(serial, res)
+		if done != nil {
+			done(res)
+		}
+	}
+	switch req.Command {
+	case CommandLock, CommandUnlock, CommandOpen, CommandPull:
+	default:
+		reply(Result{Command: truncate(req.Command), Transaction: req.Transaction,
+			Error: fmt.Sprintf("unknown command %q: send lock, unlock, open or pull", truncate(req.Command))})
+		return
+	}
+	var ctrl *Controller
+	for _, c := range r.controllers {
+		if c.Owns(serial) {
+			ctrl = c
+		}
+	}
+	if ctrl == nil {
+		msg := "no Bridge API configured: set bridges[].host and token to send commands"
+		if len(r.controllers) > 0 {
+			msg = "lock not reported by any configured bridge: check the serial, and that the lock is paired with a bridge tedee2mqtt uses"
+		}
+		reply(Result{Command: req.Command, Transaction: req.Transaction, Error: msg})
+		return
+	}
+
+	received := time.Now()
+	r.mu.Lock()
+	startBy := received.Add(r.queueTimeout)
+	queueTimeout := r.queueTimeout
+	q, ok := r.queues[serial]
+	if !ok {
+		q = &lockQueue{}
+		r.queues[serial] = q
+	}
+	var turn chan struct{} // nil: this command runs at once
+	switch {
+	case !q.running:
+		q.running = true
+	case q.waiting == nil:
+		turn = make(chan struct{})
+		q.waiting = turn
+	default:
+		r.mu.Unlock()
+		log.Info("refused command: lock busy")
+		reply(Result{Command: req.Command, Transaction: req.Transaction,
+			Error: "busy: a command for this lock is running and another is waiting; this one was not executed: send it again once they are answered"})
+		return
+	}
+	r.mu.Unlock()
+
+	go func() {
+		if turn != nil {
+			if refusal := r.awaitTurn(serial, q, turn, startBy, queueTimeout); refusal != "" {
+				log.Info("refused command while waiting for the lock's previous command", zap.String("reason", refusal))
+				reply(Result{Command: req.Command, Transaction: req.Transaction, Error: refusal})
+				return
+			}
+		}
+		defer r.release(serial, q)
+		log.Info("executing command")
+		st, err := ctrl.Execute(r.ctx, serial, req.Command, startBy)
+		res := Result{Command: req.Command, Transaction: req.Transaction, OK: err == nil, Via: "bridge", State: st}
+		switch {
+		case errors.Is(err, ErrExpired):
+			res.Via = "" // never sent
+			res.Error = fmt.Sprintf("expired: not started within %s (commands.queue_timeout) because the bridge was busy with other requests; it was not executed: send it again if it is still wanted", queueTimeout)
+		case errors.Is(err, ErrBusy):
+			res.Via = ""
+			res.Error = "busy: another command for this lock is running; this one was not executed: send it again once it is answered"
+		case err != nil:
+			res.Error = err.Error()
+		}
+		if err != nil {
+			log.Warn("command failed", zap.String("state", st), zap.Error(err))
+		} else {
+			log.Info("command done", zap.String("state", st))
+		}
+		reply(res)
+	}()
+}
