@@ -22,6 +22,7 @@ type LockJSON struct {
 	ID        int64   `json:"id"`
 	Name      *string `json:"name"` // as named in the Tedee app; null until the Bridge API or the Tedee Cloud says
 	Model     *string `json:"model"`
+	Firmware  *string `json:"firmware"` // null until the Bridge API reports it
 	State     *string `json:"state"`
 	Jammed    *bool   `json:"jammed"`
 	Door      *string `json:"door"`
@@ -105,6 +106,9 @@ func (l *lock) view() LockJSON {
 	}
 	if l.bridge != "" {
 		j.Bridge = new(l.bridge)
+	}
+	if l.firmware != "" {
+		j.Firmware = new(l.firmware)
 	}
 	if l.name != "" {
 		j.Name = new(l.name)

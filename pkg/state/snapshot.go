@@ -35,6 +35,7 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		return nil, fmt.Errorf("lock %d: serial %q cannot be a topic segment", snap.ID, snap.Serial)
 	}
 	l, created := s.listedLock(snap.Serial)
+	described := l.described()
 	s.identify(l, snap.ID)
 	l.bridge = bridgeName
 	if snap.DeviceType != 0 {
@@ -81,8 +82,19 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if len(changed) > 0 || created {
 		l.updatedAt = now
 	}
-	if len(changed) > 0 || created || applied != l.applied || seen != l.seen || newest != l.newest {
+	if len(changed) > 0 || created || applied != l.applied || seen != l.seen || newest != l.newest || described != l.described() {
 		msgs = append(msgs, s.lockJSON(l))
 	}
 	return msgs, nil
+}
+
+// description is what the json shows of a lock besides its facts and times.
+type description struct {
+	id                     int64
+	deviceType             int
+	bridge, firmware, name string
+}
+
+func (l *lock) described() description {
+	return description{l.id, l.deviceType, l.bridge, l.firmware, l.name}
 }

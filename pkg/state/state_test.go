@@ -101,7 +101,7 @@ func TestApplyLockStatus(t *testing.T) {
 		"tedee/L-1/door [retained] closed",
 		// A lock reporting a state change is talking to its bridge (no connection event yet).
 		"tedee/L-1/connected [retained] true",
-		`tedee/L-1/json [retained] {"serial":"L-1","id":7,"name":null,"model":"lock_pro","state":"locked","jammed":false,"door":"closed","battery":null,"charging":null,"connected":true,"bridge":"home","updated_at":"2026-11-02T12:00:00.000Z","timestamp":"2026-11-01T12:00:00.000Z","timestamps":{"status":"2026-11-01T12:00:00.000Z"}}`,
+		`tedee/L-1/json [retained] {"serial":"L-1","id":7,"name":null,"model":"lock_pro","firmware":null,"state":"locked","jammed":false,"door":"closed","battery":null,"charging":null,"connected":true,"bridge":"home","updated_at":"2026-11-02T12:00:00.000Z","timestamp":"2026-11-01T12:00:00.000Z","timestamps":{"status":"2026-11-01T12:00:00.000Z"}}`,
 		`tedee/L-1/event {"event":"lock-status-changed","timestamp":"2026-11-01T12:00:00.000Z","source":"bridge","bridge":"home","serial":"L-1","device_id":7,"model":"lock_pro","state":"locked","jammed":false,"door":"closed","data":{"deviceId":7,"deviceType":2,"doorState":3,"jammed":0,"serialNumber":"L-1","source":18,"state":6}}`,
 	}
 	if diff := cmp.Diff(want, lines(msgs)); diff != "" {
