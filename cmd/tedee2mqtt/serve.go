@@ -84,6 +84,10 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Named("commands"))
 	router.SetQueueTimeout(cfg.Commands.QueueTimeout)
 	client.Subscribe(router.Filter(), router.Handle)
+	ops := newOperator(ctx, cfg, controllers, owner, client, log)
+	for _, filter := range ops.Filters() {
+		client.Subscribe(filter, ops.Handle)
+	}
 
 	names := make([]string, len(cfg.Bridges))
 	for i, b := range cfg.Bridges {
@@ -117,13 +121,15 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// mistake fails above without knocking the first one (same client id) off the broker.
 	client.Start()
 	log.Info("listening for webhooks", zap.Stringer("addr", srv.Addr()), zap.Strings("bridges", names),
-		zap.Bool("secret_required", cfg.HTTP.Secret != ""), zap.Bool("cloud", cfg.Cloud.Enabled),
+		zap.Bool("http_secret", cfg.HTTP.Secret != ""), zap.Int("bridges_with_callback_secret", len(secrets)),
+		zap.Bool("cloud", cfg.Cloud.Enabled),
 		zap.Int("max_connections", opts.MaxConns), zap.Int("max_connections_per_source", opts.MaxConnsPerIP))
 
 	select {
 	case <-client.Restored():
 	case <-time.After(restoreTimeout):
-		log.Warn("broker not reachable: serving webhooks, and holding what they publish until the state it retains has been read back")
+		log.Warn("broker not reachable: serving webhooks, and holding what they publish until the state it retains has been read back",
+			zap.String("broker", mqtt.RedactedURL(brokerURL)))
 	case <-ctx.Done():
 	}
 
@@ -138,6 +144,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		g.Go(func() error { return c.Run(gctx) }) // failures are logged and retried inside
 	}
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return ops.Run(gctx) })
 	runErr := g.Wait()
 	// Every webhook answered is applied now: save it all, for a broker that may never get it.
 	stopKeeping()

@@ -108,7 +108,7 @@ func New(opts Options, log *zap.Logger) *Client {
 	c := &Client{opts: opts, log: log, out: newOutbox(opts.MaxQueuedEvents),
 		stop: make(chan struct{}), done: make(chan struct{}), restored: make(chan struct{}),
 		store: &resumeStore{MemoryStore: paho.NewMemoryStore(), listed: make(chan struct{}, 1)}}
-	attempts := &attemptLog{log: log, broker: redactedURL(opts.URL)}
+	attempts := &attemptLog{log: log, broker: RedactedURL(opts.URL)}
 	po := paho.NewClientOptions().
 		AddBroker(opts.URL).
 		// 3.1.1 only: on a refusal paho would otherwise try MQTT 3.1, and report that attempt's
@@ -179,7 +179,7 @@ func (c *Client) onConnect(paho.Client) {
 			return
 		}
 	}
-	c.log.Info("connected to broker", zap.String("broker", redactedURL(c.opts.URL)))
+	c.log.Info("connected to broker", zap.String("broker", RedactedURL(c.opts.URL)))
 	c.connected.Store(true)
 	// Announce ourselves ahead of the queue: a will "offline" from a lost connection may be the
 	// retained status now. Publishing is asynchronous here.
@@ -226,7 +226,7 @@ func (c *Client) onConnectionLost(_ paho.Client, err error) {
 	default:
 	}
 	c.out.wakeAll() // WaitBelow does not wait for a broker that is away
-	c.log.Warn("connection to broker lost, reconnecting", zap.String("broker", redactedURL(c.opts.URL)), zap.Error(err))
+	c.log.Warn("connection to broker lost, reconnecting", zap.String("broker", RedactedURL(c.opts.URL)), zap.Error(err))
 }
 
 // Connected reports whether the broker connection is up now.

@@ -57,8 +57,8 @@ func connectReason(err error) string {
 	return "connection failed"
 }
 
-// redactedURL is the broker URL as logged: any password in it replaced.
-func redactedURL(raw string) string {
+// RedactedURL is a broker URL as logged: any password in it replaced.
+func RedactedURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<unparsable broker URL>"

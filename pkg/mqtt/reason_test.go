@@ -101,7 +101,7 @@ func TestConnectErrorReasons(t *testing.T) {
 }
 
 func TestRedactedURL(t *testing.T) {
-	if got := redactedURL("tcp://user:hunter2@broker:1883"); strings.Contains(got, "hunter2") || !strings.Contains(got, "broker:1883") {
+	if got := RedactedURL("tcp://user:hunter2@broker:1883"); strings.Contains(got, "hunter2") || !strings.Contains(got, "broker:1883") {
 		t.Errorf("redactedURL = %q", got)
 	}
 }
