@@ -107,18 +107,23 @@ func (l *limitedListener) release(ip netip.Addr) {
 	}
 }
 
-// remoteIP is a connection's source address; IPv4-mapped IPv6 addresses count as their IPv4 one.
+// remoteIP is a connection's source as the per-source limit counts it: an IPv4 address (an
+// IPv4-mapped IPv6 one as its IPv4 address), or an IPv6 address's /64, since one host picks
+// addresses from its /64 at will (privacy addresses) and would otherwise be as many sources.
 func remoteIP(a net.Addr) netip.Addr {
+	var ip netip.Addr
 	if ta, ok := a.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-			return ip.Unmap()
+		ip, _ = netip.AddrFromSlice(ta.IP)
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.Addr()
 		}
 	}
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
+	return ip
 }
 
 // answerRefused answers 503 to a connection over a limit and closes it (see refusedLinger).

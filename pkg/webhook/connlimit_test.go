@@ -87,3 +87,23 @@ func TestConnectionsInAll(t *testing.T) {
 		t.Errorf("a connection beyond the total: %d, want 503", status)
 	}
 }
+
+func TestRemoteIPGroupsIPv6By64(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.7:1234":              "192.0.2.7",
+		"[::ffff:192.0.2.7]:1234":     "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:1234": "2001:db8:1:2::",
+		"[2001:db8:1:2:bbbb::9]:80":   "2001:db8:1:2::",
+		"[2001:db8:1:3::1]:80":        "2001:db8:1:3::",
+		"[::1]:80":                    "::",
+		"[fe80::1%eth0]:80":           "fe80::",
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := remoteIP(a).String(); got != want {
+			t.Errorf("remoteIP(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}

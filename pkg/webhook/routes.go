@@ -56,6 +56,10 @@ type bridgeIntake struct {
 
 func (b *bridgeIntake) admit(c echo.Context) ([]zap.Field, error) {
 	req := c.Request()
+	if fromBrowser(req.Header) {
+		return nil, &refusal{event: EventUnknown, outcome: OutcomeUnauthorized, status: http.StatusForbidden,
+			msg: "webhooks are not accepted from web browsers"}
+	}
 	b.bridge, b.tail = route(req.URL.EscapedPath())
 	if !b.s.bridgeAuthorized(b.bridge, req.Header.Get("Authorization")) {
 		return nil, &refusal{event: EventUnknown, outcome: OutcomeUnauthorized, status: http.StatusUnauthorized,
@@ -99,6 +103,14 @@ func (b *bridgeIntake) decode(c echo.Context) (delivery, error) {
 			return b.s.handler.HandleEvent(ctx, bridge, ev)
 		},
 	}, nil
+}
+
+// fromBrowser reports whether a request carries what browsers add and a Tedee Bridge never sends:
+// an Origin, or the Fetch Metadata headers. A web page a user on the LAN opens can send GET
+// requests and simple POSTs to the webhook port without the page being able to read the answer;
+// refusing them keeps such a page from forging lock states even on a route without a secret.
+func fromBrowser(h http.Header) bool {
+	return h.Get("Origin") != "" || h.Get("Sec-Fetch-Site") != "" || h.Get("Sec-Fetch-Mode") != ""
 }
 
 // route splits the escaped path after /webhook into the bridge name and the rest. A first segment

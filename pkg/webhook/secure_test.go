@@ -181,3 +181,31 @@ type cloudRecorder struct{}
 func (cloudRecorder) HandleCloudEvent(context.Context, tedee.CloudEvent, string) (state.Outcome, error) {
 	return state.Applied, nil
 }
+
+// What a web page a LAN user opens can send (a cross-site GET or simple POST, with the headers
+// browsers add) is refused even on a route without a secret; the bridge's own requests are not.
+func TestBrowserRequestsRefused(t *testing.T) {
+	rec := &recorder{}
+	base := start(t, Options{Bridges: []string{"home"}}, rec)
+	body := fixture(t, "lock-status-changed.json")
+	get := "/webhook/home" + fixture(t, "lock-status-changed.get")
+	for _, h := range [][]string{
+		{"Origin", "http://evil.example"},
+		{"Origin", "null"},
+		{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "no-cors"},
+		{"Sec-Fetch-Mode", "navigate"},
+	} {
+		if r := do(t, "POST", base+"/webhook/home", body, append(h, "Content-Type", "text/plain")...); r.status != 403 {
+			t.Errorf("POST with %q: %d %s, want 403", h, r.status, r.body)
+		}
+		if r := do(t, "GET", base+get, "", h...); r.status != 403 {
+			t.Errorf("GET with %q: %d %s, want 403", h, r.status, r.body)
+		}
+	}
+	if len(rec.got()) != 0 {
+		t.Fatalf("browser requests reached the handler: %q", rec.got())
+	}
+	if r := do(t, "POST", base+"/webhook/home", body); r.status != 204 {
+		t.Errorf("the bridge's own POST: %d %s", r.status, r.body)
+	}
+}

@@ -102,7 +102,7 @@ const (
 	OutcomeStale         = string(state.Stale)        // older than what was applied: dropped (204)
 	OutcomeUnknownEvent  = string(state.UnknownEvent) // not a documented event: ignored (204)
 	OutcomeInvalid       = "invalid"                  // malformed: 400 (or a POST to a path: 404)
-	OutcomeUnauthorized  = "unauthorized"             // missing or wrong secret: 401
+	OutcomeUnauthorized  = "unauthorized"             // missing or wrong secret: 401; sent by a web browser: 403
 	OutcomeUnknownBridge = "unknown_bridge"           // 404
 	OutcomeTooLarge      = "too_large"                // 413
 	OutcomeError         = "error"                    // too many locks (503) or the handler failed (500)
