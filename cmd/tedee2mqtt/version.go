@@ -12,7 +12,9 @@ var (
 	commit  = ""
 )
 
-func versionString() string {
+// buildInfo returns the version and the commit: as set at build time, else the commit Go
+// recorded from version control, else "unknown".
+func buildInfo() (string, string) {
 	rev := commit
 	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range info.Settings {
@@ -24,5 +26,10 @@ func versionString() string {
 	if rev == "" {
 		rev = "unknown"
 	}
-	return fmt.Sprintf("tedee2mqtt %s (commit %s, %s)", version, rev, runtime.Version())
+	return version, rev
+}
+
+func versionString() string {
+	v, rev := buildInfo()
+	return fmt.Sprintf("tedee2mqtt %s (commit %s, %s)", v, rev, runtime.Version())
 }

@@ -108,7 +108,8 @@ var invalidFiles = map[string][]string{
 		`bridges[2].name: duplicate of bridges[0].name ("home")`,
 	},
 	"invalid-bridge-reserved.yaml": {
-		`bridges[0].name: "cloud" is reserved`,
+		`bridges[0].name: "cloud" is reserved (the Tedee Cloud's webhook route)`,
+		`bridges[1].name: "bridge" is reserved (the operator API's topics, <base>/bridge/...)`,
 	},
 	"invalid-bridge-enums.yaml": {
 		`bridges[0].token_mode: must be "encrypted" or "plain"`,

@@ -211,7 +211,9 @@ func (c Config) validateBridges(ps *problems) {
 		case !bridgeName.MatchString(b.Name):
 			ps.add(p+".name", "must be 1-32 characters of [a-z0-9_-] (got %q)", b.Name)
 		case b.Name == "cloud":
-			ps.add(p+".name", "%q is reserved", b.Name)
+			ps.add(p+".name", "%q is reserved (the Tedee Cloud's webhook route)", b.Name)
+		case b.Name == "bridge":
+			ps.add(p+".name", "%q is reserved (the operator API's topics, <base>/bridge/...)", b.Name)
 		default:
 			if j, dup := first[b.Name]; dup {
 				ps.add(p+".name", "duplicate of bridges[%d].name (%q)", j, b.Name)

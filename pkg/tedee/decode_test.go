@@ -291,3 +291,9 @@ func TestStateWords(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgeIsNoSerial(t *testing.T) {
+	if ValidSerial("bridge") || !ValidSerial("bridge2") {
+		t.Error(`"bridge" is the operator API's topic segment, and only it`)
+	}
+}

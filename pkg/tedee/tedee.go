@@ -40,8 +40,9 @@ var knownEvents = map[string]bool{
 // "#", NUL or empty segment can ever come out of it.
 var serialPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// ValidSerial reports whether s may be used as a topic segment.
-func ValidSerial(s string) bool { return serialPattern.MatchString(s) }
+// ValidSerial reports whether s may be used as a topic segment. "bridge" may not: its topics are
+// the operator API's (<base>/bridge/info, …), and a webhook naming a lock so must not write there.
+func ValidSerial(s string) bool { return s != "bridge" && serialPattern.MatchString(s) }
 
 // LockState is the bridge's lock state enum.
 type LockState int
