@@ -62,6 +62,9 @@ type Options struct {
 	Ready func() bool
 	// Metrics, when set, is served on GET /metrics (without authentication).
 	Metrics http.Handler
+	// Extra, when set, adds routes of its own (the status page: /, /api/…). They are outside
+	// MaxConcurrent, which is the webhooks' alone, and bound their own long-lived requests.
+	Extra func(*echo.Echo)
 	// Observer, when set, is told the outcome of every webhook request. When it also implements
 	// PanicObserver, it is told of every panic recovered while serving a request.
 	Observer Observer
@@ -217,6 +220,9 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	e.GET("/readyz", s.readyz)
 	if opts.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(opts.Metrics))
+	}
+	if opts.Extra != nil {
+		opts.Extra(e)
 	}
 
 	ln, err := net.Listen("tcp", opts.Listen)
