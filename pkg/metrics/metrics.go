@@ -53,6 +53,7 @@ type Metrics struct {
 	bridgeDuration *prometheus.HistogramVec
 	commands       *prometheus.CounterVec
 	httpPanics     prometheus.Counter
+	refusedConns   *prometheus.CounterVec
 	endpoints      boundedSet
 	commandNames   boundedSet
 }
@@ -121,12 +122,20 @@ func New() *Metrics {
 		Help: "Panics recovered while serving an HTTP request (a bug: each is logged with its stack).",
 	})
 
+	m.refusedConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "http_refused_connections_total",
+		Help: "HTTP connections refused (503) at once, by limit: per source address (source) or in all (total).",
+	}, []string{"limit"})
+
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.webhooks, m.outOfOrder, m.publishes, connected, pending, dropped,
-		m.bridgeRequests, m.bridgeDuration, m.commands, m.httpPanics,
+		m.bridgeRequests, m.bridgeDuration, m.commands, m.httpPanics, m.refusedConns,
 	)
+	// Both limits exist from the start, so that an alert on any increase works.
+	m.refusedConns.WithLabelValues("source")
+	m.refusedConns.WithLabelValues("total")
 	// Both results exist from the start, so that a rate() of errors is 0 rather than absent.
 	m.publishes.WithLabelValues("ok")
 	m.publishes.WithLabelValues("error")
@@ -156,6 +165,10 @@ func (m *Metrics) Webhook(source, event, outcome string) {
 // HTTPPanic counts one panic recovered while serving a request (it implements
 // webhook.PanicObserver).
 func (m *Metrics) HTTPPanic() { m.httpPanics.Inc() }
+
+// ConnRefused counts a connection refused over a limit, "source" or "total" (it implements
+// webhook.ConnObserver).
+func (m *Metrics) ConnRefused(limit string) { m.refusedConns.WithLabelValues(limit).Inc() }
 
 // Published counts one publish result (it implements mqtt.Observer).
 func (m *Metrics) Published(ok bool) {

@@ -182,3 +182,15 @@ func TestHTTPPanics(t *testing.T) {
 	m.HTTPPanic()
 	expect(t, scrape(t, m), map[string]float64{`tedee2mqtt_http_panics_total`: 2})
 }
+
+// TestRefusedConnections: both limits are exported from the start and count each refusal.
+func TestRefusedConnections(t *testing.T) {
+	m := New()
+	expect(t, scrape(t, m), map[string]float64{`tedee2mqtt_http_refused_connections_total{limit="source"}`: 0,
+		`tedee2mqtt_http_refused_connections_total{limit="total"}`: 0})
+	m.ConnRefused("source")
+	m.ConnRefused("source")
+	m.ConnRefused("total")
+	expect(t, scrape(t, m), map[string]float64{`tedee2mqtt_http_refused_connections_total{limit="source"}`: 2,
+		`tedee2mqtt_http_refused_connections_total{limit="total"}`: 1})
+}

@@ -29,6 +29,17 @@ const (
 	maxLingerBytes      = 64 << 10
 )
 
+// ConnObserver is told of every connection refused over a limit: LimitSource or LimitTotal.
+type ConnObserver interface {
+	ConnRefused(limit string)
+}
+
+// The limits a connection can be refused over.
+const (
+	LimitSource = "source" // Options.MaxConnsPerIP
+	LimitTotal  = "total"  // Options.MaxConns
+)
+
 // limitedListener bounds the connections open at once: per source address, so that one host's
 // slow clients cannot hold every webhook slot, and in all, below the process's file descriptor
 // limit, so that a flood of connections is refused early instead of making accept (and the
@@ -38,6 +49,7 @@ type limitedListener struct {
 	net.Listener
 	perIP, total int
 	log          *zap.Logger
+	observer     ConnObserver // nil: not counted
 
 	lingering chan struct{} // a token per refused connection being drained
 
@@ -48,8 +60,8 @@ type limitedListener struct {
 	warned  atomic.Int64 // unix seconds of the last warning, so that a flood logs once a minute
 }
 
-func newLimitedListener(ln net.Listener, perIP, total int, log *zap.Logger) *limitedListener {
-	return &limitedListener{Listener: ln, perIP: perIP, total: total, log: log, open: map[netip.Addr]int{},
+func newLimitedListener(ln net.Listener, perIP, total int, observer ConnObserver, log *zap.Logger) *limitedListener {
+	return &limitedListener{Listener: ln, perIP: perIP, total: total, observer: observer, log: log, open: map[netip.Addr]int{},
 		lingering: make(chan struct{}, maxLingering)}
 }
 
@@ -64,9 +76,9 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		over := ""
 		switch {
 		case l.n >= l.total:
-			over = "all sources"
+			over = LimitTotal
 		case l.open[ip] >= l.perIP:
-			over = "one source"
+			over = LimitSource
 		default:
 			l.n++
 			l.open[ip]++
@@ -81,6 +93,9 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 
 func (l *limitedListener) refuse(c net.Conn, ip netip.Addr, over string) {
 	total := l.refused.Add(1)
+	if l.observer != nil {
+		l.observer.ConnRefused(over)
+	}
 	select {
 	case l.lingering <- struct{}{}:
 		go func() {

@@ -2,10 +2,12 @@ package webhook
 
 import (
 	"bufio"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,7 +55,8 @@ func webhookFrom(t *testing.T, source, addr, body string) int {
 // One source's slow clients hold at most its share of connections: another source's webhook is
 // served while they hang on, and the source gets its place back once one of them goes.
 func TestConnectionsPerSource(t *testing.T) {
-	base := start(t, Options{Bridges: []string{"home"}, MaxConnsPerIP: 3, MaxConns: 100}, &recorder{})
+	obs := &connCounter{}
+	base := start(t, Options{Bridges: []string{"home"}, MaxConnsPerIP: 3, MaxConns: 100, Observer: obs}, &recorder{})
 	addr := strings.TrimPrefix(base, "http://")
 	body := fixture(t, "lock-status-changed.json")
 	var held []net.Conn
@@ -65,6 +68,9 @@ func TestConnectionsPerSource(t *testing.T) {
 	}
 	if status := webhookFrom(t, "127.0.0.2", addr, body); status != http.StatusNoContent {
 		t.Errorf("webhook from another source while the slow clients hang on: %d, want 204", status)
+	}
+	if got := obs.get(); got[LimitSource] != 1 || got[LimitTotal] != 0 {
+		t.Errorf("refusals counted %v, want one over the source limit", got)
 	}
 	held[0].Close()
 	deadline := time.Now().Add(5 * time.Second)
@@ -106,4 +112,27 @@ func TestRemoteIPGroupsIPv6By64(t *testing.T) {
 			t.Errorf("remoteIP(%s) = %s, want %s", addr, got, want)
 		}
 	}
+}
+
+// connCounter is an Observer that counts refused connections by limit.
+type connCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *connCounter) Webhook(string, string, string) {}
+
+func (c *connCounter) ConnRefused(limit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[limit]++
+}
+
+func (c *connCounter) get() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
 }

@@ -66,7 +66,8 @@ type Options struct {
 	// MaxConcurrent, which is the webhooks' alone, and bound their own long-lived requests.
 	Extra func(*echo.Echo)
 	// Observer, when set, is told the outcome of every webhook request. When it also implements
-	// PanicObserver, it is told of every panic recovered while serving a request.
+	// PanicObserver, it is told of every panic recovered while serving a request; when it
+	// implements ConnObserver, of every connection refused over a limit.
 	Observer Observer
 	// MaxConnsPerIP caps the connections open at once from one source address (0:
 	// DefaultMaxConnsPerIP), and MaxConns those open in all (0: DefaultMaxConns); a connection
@@ -229,7 +230,8 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
-	s.ln = newLimitedListener(ln, opts.MaxConnsPerIP, opts.MaxConns, log)
+	conns, _ := opts.Observer.(ConnObserver)
+	s.ln = newLimitedListener(ln, opts.MaxConnsPerIP, opts.MaxConns, conns, log)
 	s.http = &http.Server{
 		Handler: e,
 		// A slow or silent client must not hold a connection: bridges send small requests at once.
