@@ -44,7 +44,7 @@ const (
 // slow clients cannot hold every webhook slot, and in all, below the process's file descriptor
 // limit, so that a flood of connections is refused early instead of making accept (and the
 // broker connection, and state.json) fail for want of descriptors. A connection over a limit is
-// answered 503 and closed at once, before anything is read from it.
+// never served: it is answered 503 and closed within refusedLinger.
 type limitedListener struct {
 	net.Listener
 	perIP, total int

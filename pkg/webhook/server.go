@@ -71,7 +71,7 @@ type Options struct {
 	Observer Observer
 	// MaxConnsPerIP caps the connections open at once from one source address (0:
 	// DefaultMaxConnsPerIP), and MaxConns those open in all (0: DefaultMaxConns); a connection
-	// over either is answered 503 and closed before anything is read from it.
+	// over either is never served: it is answered 503 and closed within a fraction of a second.
 	MaxConnsPerIP, MaxConns int
 	// MaxConcurrent caps the webhook requests served at once (0: DefaultMaxConcurrent). A webhook
 	// beyond it is answered 503 at once, never queued. /healthz, /readyz and /metrics are exempt,
