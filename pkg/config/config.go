@@ -57,6 +57,11 @@ type HTTP struct {
 	// MaxConnsPerIP bounds the HTTP connections open at once from one address, so that one slow
 	// client cannot hold every webhook slot or file descriptor.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// UIPassword, when set, enables the status page's sign-in and its lock, unlock and open
+	// buttons (never logged); empty leaves the page read-only.
+	UIPassword string `yaml:"ui_password"`
+	// UIPasswordFile is a file UIPassword is read from (mutually exclusive with UIPassword).
+	UIPasswordFile string `yaml:"ui_password_file"`
 }
 
 // MQTT configures the MQTT connection, or the embedded broker when URL is empty.

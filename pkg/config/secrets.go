@@ -17,6 +17,7 @@ type secretPair struct {
 func secretPairs(cfg *Config) []secretPair {
 	pairs := []secretPair{
 		{"http.secret", "http.secret_file", &cfg.HTTP.Secret, &cfg.HTTP.SecretFile},
+		{"http.ui_password", "http.ui_password_file", &cfg.HTTP.UIPassword, &cfg.HTTP.UIPasswordFile},
 		{"mqtt.password", "mqtt.password_file", &cfg.MQTT.Password, &cfg.MQTT.PasswordFile},
 	}
 	for i := range cfg.Bridges {

@@ -63,6 +63,12 @@ func (c Config) validate() problems {
 	if n := c.HTTP.MaxConnsPerIP; n < 1 || n > maxConnsPerIP {
 		ps.add("http.max_conns_per_ip", "must be between 1 and %d (got %d)", maxConnsPerIP, n)
 	}
+	// The status page's password guards unlock and open: too short is too easy to guess, even
+	// at the few guesses a minute the page allows.
+	const minUIPassword = 8
+	if p := c.HTTP.UIPassword; p != "" && len(p) < minUIPassword {
+		ps.add("http.ui_password", "must be at least %d characters: it guards unlock and open", minUIPassword)
+	}
 
 	c.validateMQTT(&ps)
 
