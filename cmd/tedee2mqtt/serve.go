@@ -63,10 +63,11 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		brokerURL = "tcp://" + b.Addr()
 	}
 	met := metrics.New()
+	policy := commandPolicy(cfg)
 	var disc *homeassistant.Options
 	if cfg.HomeAssistant.Enabled {
 		disc = &homeassistant.Options{Prefix: cfg.HomeAssistant.DiscoveryPrefix, Base: cfg.MQTT.BaseTopic,
-			QoS: cfg.MQTT.QoS, Version: version}
+			QoS: cfg.MQTT.QoS, Version: version, OpenAllowed: policy.OpenAllowed, CodeFormat: codeFormat(policy.Code)}
 	}
 	client, owner, err := connect(cfg, brokerURL, disc, stateFile, met, log)
 	if err != nil {
@@ -83,6 +84,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	router := controller.NewRouter(ctx, cfg.MQTT.BaseTopic, controllers, client.Publish, met.ObserveCommand,
 		log.Named("commands"))
 	router.SetQueueTimeout(cfg.Commands.QueueTimeout)
+	router.SetPolicy(policy)
 	client.Subscribe(router.Filter(), router.Handle)
 	ops := newOperator(ctx, cfg, controllers, owner, client, log)
 	for _, filter := range ops.Filters() {
@@ -105,6 +107,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	opts := webhook.Options{Listen: cfg.HTTP.Listen, Secret: cfg.HTTP.Secret, BridgeSecrets: secrets,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Bridges: names, Ready: client.Connected, Metrics: met.Handler(), Observer: met,
 		MaxConnsPerIP: cfg.HTTP.MaxConnsPerIP, MaxConns: maxConns(fileLimit)}
+	page := newStatusPage(cfg, secrets, owner, controllers, router, log)
+	opts.Extra = page.Register // the status page, on the webhook port
 	if cfg.Cloud.Enabled {
 		opts.CloudPathSecret, opts.Cloud = cfg.Cloud.PathSecret, events
 	}
@@ -144,6 +148,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		g.Go(func() error { return c.Run(gctx) }) // failures are logged and retried inside
 	}
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return page.Run(gctx) }) // ends the page's streams, which would hold srv's shutdown
 	g.Go(func() error { return ops.Run(gctx) })
 	runErr := g.Wait()
 	// Every webhook answered is applied now: save it all, for a broker that may never get it.

@@ -27,6 +27,8 @@ type Config struct {
 	Bridges       []Bridge      `yaml:"bridges"`
 	Cloud         Cloud         `yaml:"cloud"`
 	Commands      Commands      `yaml:"commands"`
+	// Locks holds per-lock policy by serial (from the file only: no environment variable).
+	Locks map[string]LockPolicy `yaml:"locks"`
 	// DataDir holds the service's own state (state.json) and the embedded broker's store, so that
 	// what was accepted survives a restart even while the broker is down.
 	DataDir string `yaml:"data_dir"`
@@ -99,6 +101,17 @@ type HomeAssistant struct {
 	// StatusTopic is the Home Assistant birth/last-will topic; discovery is
 	// re-published when it reports "online".
 	StatusTopic string `yaml:"status_topic"`
+	// LockCode, when set, is asked by Home Assistant before it unlocks or opens (never logged).
+	LockCode string `yaml:"lock_code"`
+	// LockCodeFile is a file LockCode is read from (mutually exclusive with LockCode).
+	LockCodeFile string `yaml:"lock_code_file"`
+}
+
+// LockPolicy is what one lock accepts (locks.<serial>).
+type LockPolicy struct {
+	// Commands allowed on the lock's set topic; default lock, unlock, open and pull.
+	// force_unlock (Tedee's unlock mode 2) only when listed.
+	Commands []string `yaml:"commands"`
 }
 
 // Bridge is one Tedee bridge that sends webhooks to tedee2mqtt.

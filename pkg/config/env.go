@@ -48,6 +48,8 @@ func envFields(t reflect.Type) map[string]envField {
 				walk(f.Type, n, p, idx)
 			case f.Type.Kind() == reflect.Slice:
 				// bridges: TEDEE2MQTT_BRIDGES_<i>_<KEY>
+			case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() != reflect.String:
+				// locks: per-lock policy comes from the file only
 			default:
 				out[n] = envField{path: p, index: idx}
 			}

@@ -49,3 +49,22 @@ func TestReadableProblems(t *testing.T) {
 		t.Errorf("near misses: %q", got)
 	}
 }
+
+func TestLockPolicy(t *testing.T) {
+	got := load(t, "homeassistant:\n  lock_code: \"12\"\nlocks:\n  \"19420103-000006\":\n    commands: [lock, unlock, shout]\n  \"a/b\":\n    commands: [lock]\n")
+	want := []string{`homeassistant.lock_code: must be 4 to 32 characters without spaces`,
+		`locks.19420103-000006.commands[2]: must be one of lock, unlock, open, pull, force_unlock (got "shout")`,
+		`locks.a/b: must be a lock serial such as 19420103-000006`}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("missing %q in %q", w, got)
+		}
+	}
+	if got := load(t, "homeassistant:\n  lock_code: \"2468\"\nlocks:\n  \"19420103-000006\":\n    commands: [lock, force_unlock]\n"); len(got) != 0 {
+		t.Errorf("a valid policy: %q", got)
+	}
+}

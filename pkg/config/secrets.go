@@ -19,6 +19,7 @@ func secretPairs(cfg *Config) []secretPair {
 		{"http.secret", "http.secret_file", &cfg.HTTP.Secret, &cfg.HTTP.SecretFile},
 		{"http.ui_password", "http.ui_password_file", &cfg.HTTP.UIPassword, &cfg.HTTP.UIPasswordFile},
 		{"mqtt.password", "mqtt.password_file", &cfg.MQTT.Password, &cfg.MQTT.PasswordFile},
+		{"homeassistant.lock_code", "homeassistant.lock_code_file", &cfg.HomeAssistant.LockCode, &cfg.HomeAssistant.LockCodeFile},
 	}
 	for i := range cfg.Bridges {
 		b := &cfg.Bridges[i]

@@ -78,6 +78,7 @@ func (c Config) validate() problems {
 	c.validateBridges(&ps)
 	c.validateCloud(&ps)
 	c.validateCommands(&ps)
+	c.validateLocks(&ps)
 	if strings.TrimSpace(c.DataDir) == "" {
 		ps.add("data_dir", "must name a directory (the service keeps its state there)")
 	}
@@ -370,4 +371,27 @@ func publicURLProblem(s string) string {
 		return "must not have a query or a fragment: the bridge appends the webhook's own"
 	}
 	return ""
+}
+
+// commandWords are what locks.<serial>.commands may list.
+var commandWords = []string{"lock", "unlock", "open", "pull", "force_unlock"}
+
+func (c Config) validateLocks(ps *problems) {
+	for serial, policy := range c.Locks {
+		p := "locks." + serial
+		if !lockSerial.MatchString(serial) {
+			ps.add(p, "must be a lock serial such as 19420103-000006")
+			continue
+		}
+		for i, cmd := range policy.Commands {
+			if !slices.Contains(commandWords, cmd) {
+				ps.add(fmt.Sprintf("%s.commands[%d]", p, i), "must be one of %s (got %q)", strings.Join(commandWords, ", "), cmd)
+			}
+		}
+	}
+	if code := c.HomeAssistant.LockCode; code != "" {
+		if len(code) < 4 || len(code) > 32 || strings.IndexFunc(code, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			ps.add("homeassistant.lock_code", "must be 4 to 32 characters without spaces")
+		}
+	}
 }

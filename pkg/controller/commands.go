@@ -48,6 +48,9 @@ type Router struct {
 	observe     func(command string, ok bool) // may be nil
 	log         *zap.Logger
 
+	policy Policy
+	codes  *codeGuard // nil without a code
+
 	mu           sync.Mutex
 	queueTimeout time.Duration
 	queues       map[string]*lockQueue // serial → its commands; removed when empty
@@ -68,6 +71,14 @@ func NewRouter(ctx context.Context, base string, controllers []*Controller, publ
 		queueTimeout: DefaultQueueTimeout, queues: map[string]*lockQueue{}}
 }
 
+// SetPolicy sets what the locks accept; call it before the first command.
+func (r *Router) SetPolicy(p Policy) {
+	r.policy = p
+	if p.Code != "" {
+		r.codes = newCodeGuard(p.Code)
+	}
+}
+
 // SetQueueTimeout sets how long a command may wait to be sent to the bridge
 // (commands.queue_timeout); zero or less keeps the default.
 func (r *Router) SetQueueTimeout(d time.Duration) {
@@ -86,6 +97,10 @@ func (r *Router) Filter() string { return r.base + "/+/set" }
 type request struct {
 	Command     string
 	Transaction string
+	Code        string // never logged nor echoed
+	// signedIn marks a command from the status page, whose user signed in with http.ui_password:
+	// the code Home Assistant asks for is not asked again.
+	signedIn bool
 }
 
 // Handle takes one message from the set topic. It returns at once; the command runs in the
@@ -194,6 +209,11 @@ func parseCommand(payload []byte) (request, error) {
 		return req, fmt.Errorf("JSON command without a \"command\" string: send {\"command\":\"unlock\",\"transaction\":\"t1\"}")
 	}
 	req.Command = strings.ToLower(strings.TrimSpace(cmd))
+	if raw, ok := fields["code"]; ok {
+		if json.Unmarshal(raw, &req.Code) != nil || len(req.Code) > maxTransactionLen {
+			return req, fmt.Errorf("\"code\" must be a string")
+		}
+	}
 	return req, nil
 }
 
@@ -215,7 +235,7 @@ func (r *Router) answer(serial string, res Result) {
 	if r.observe != nil {
 		command := res.Command
 		switch command {
-		case CommandLock, CommandUnlock, CommandOpen, CommandPull:
+		case CommandLock, CommandUnlock, CommandOpen, CommandPull, CommandForceUnlock:
 		default:
 			command = "unknown" // a metrics label must not take any text a client sends
 		}

@@ -26,7 +26,7 @@ func (r *Router) Submit(ctx context.Context, serial, command string) (Result, er
 	done := make(chan Result, 1) // buffered: the command's goroutine never waits for us
 	log := r.log.With(zap.String("serial", serial), zap.String("command", truncate(command)),
 		zap.String("source", "status_page"))
-	r.dispatch(serial, request{Command: command}, log, func(res Result) { done <- res })
+	r.dispatch(serial, request{Command: command, signedIn: true}, log, func(res Result) { done <- res })
 	select {
 	case res := <-done:
 		return res, nil
@@ -46,11 +46,24 @@ func (r *Router) dispatch(serial string, req request, log *zap.Logger, done func
 		}
 	}
 	switch req.Command {
-	case CommandLock, CommandUnlock, CommandOpen, CommandPull:
+	case CommandLock, CommandUnlock, CommandOpen, CommandPull, CommandForceUnlock:
 	default:
 		reply(Result{Command: truncate(req.Command), Transaction: req.Transaction,
 			Error: fmt.Sprintf("unknown command %q: send lock, unlock, open or pull", truncate(req.Command))})
 		return
+	}
+	if !r.policy.Allows(serial, req.Command) {
+		log.Info("refused command: not allowed for this lock")
+		reply(Result{Command: req.Command, Transaction: req.Transaction,
+			Error: fmt.Sprintf("not allowed: locks.%s.commands does not list %s", serial, req.Command)})
+		return
+	}
+	if r.codes != nil && !req.signedIn && r.policy.needsCode(req.Command) {
+		if refusal := r.codes.check(serial, req.Code, time.Now()); refusal != "" {
+			log.Warn("refused command: code", zap.String("reason", refusal))
+			reply(Result{Command: req.Command, Transaction: req.Transaction, Error: refusal})
+			return
+		}
 	}
 	var ctrl *Controller
 	for _, c := range r.controllers {

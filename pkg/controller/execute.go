@@ -58,7 +58,7 @@ func (c *Controller) Execute(ctx context.Context, serial, command string, startB
 		return "", ErrUnknownLock
 	}
 	switch command {
-	case CommandLock, CommandUnlock, CommandOpen, CommandPull:
+	case CommandLock, CommandUnlock, CommandOpen, CommandPull, CommandForceUnlock:
 	default:
 		return "", fmt.Errorf("unknown command %q (want lock, unlock, open or pull)", command)
 	}
@@ -84,6 +84,8 @@ func (c *Controller) Execute(ctx context.Context, serial, command string, startB
 		return x.move("locked", func(ctx context.Context) error { return c.api.LockLock(ctx, id) })
 	case CommandUnlock:
 		return x.move("unlocked", x.unlock)
+	case CommandForceUnlock:
+		return x.move("unlocked", func(ctx context.Context) error { return c.api.Unlock(ctx, id, tedeeapi.UnlockForce) })
 	case CommandPull:
 		return x.pull()
 	default:

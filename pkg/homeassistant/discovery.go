@@ -19,6 +19,12 @@ type Options struct {
 	Base    string // tedee2mqtt's base topic, e.g. "tedee"
 	QoS     int
 	Version string // tedee2mqtt's version, for origin
+	// OpenAllowed, when set, says whether a lock accepts open (locks.<serial>.commands): Home
+	// Assistant is offered only what the lock accepts. Nil: every lock does.
+	OpenAllowed func(serial string) bool
+	// CodeFormat, when set (homeassistant.lock_code), makes Home Assistant ask for a code, which
+	// the lock entity's command carries as JSON {"command":…,"code":…}.
+	CodeFormat string
 }
 
 // SupportURL is where origin.support_url points.
@@ -120,6 +126,8 @@ type entity struct {
 	PayloadLock      string         `json:"payload_lock,omitempty"`
 	PayloadUnlock    string         `json:"payload_unlock,omitempty"`
 	PayloadOpen      string         `json:"payload_open,omitempty"`
+	CommandTemplate  string         `json:"command_template,omitempty"`
+	CodeFormat       string         `json:"code_format,omitempty"`
 	PayloadOn        string         `json:"payload_on,omitempty"`
 	PayloadOff       string         `json:"payload_off,omitempty"`
 	DeviceClass      string         `json:"device_class,omitempty"`
@@ -229,8 +237,13 @@ func (o Options) LockConfig(l Lock, e Entity) Config {
 		c.StateTopic, c.ValueTemplate = topic("json"), lockStateTemplate
 		c.CommandTopic = topic("set")
 		c.PayloadLock, c.PayloadUnlock = "lock", "unlock"
-		if l.CanPull {
+		if l.CanPull && (o.OpenAllowed == nil || o.OpenAllowed(l.Serial)) {
 			c.PayloadOpen = "open"
+		}
+		if o.CodeFormat != "" {
+			// Home Assistant renders value (the payload) and code; tedee2mqtt reads the JSON.
+			c.CodeFormat = o.CodeFormat
+			c.CommandTemplate = `{"command":"{{ value }}","code":"{{ code }}"}`
 		}
 		retain := false // a lock must never move because a broker replayed a command
 		c.Retain = &retain
