@@ -182,6 +182,7 @@ func Default() Config {
 		Bridges:  []Bridge{},
 		Cloud:    Cloud{Devices: map[string]string{}},
 		Commands: Commands{QueueTimeout: 5 * time.Second, Timeout: 30 * time.Second},
+		Locks:    map[string]LockPolicy{},
 		DataDir:  "./data",
 	}
 }
