@@ -23,6 +23,11 @@ const writeTimeout = 10 * time.Second
 // the server's graceful shutdown is not held by open pages.
 func (s *Server) events(c echo.Context) error {
 	select {
+	case <-s.done:
+		return jsonError(c, http.StatusServiceUnavailable, "shutting down")
+	default:
+	}
+	select {
 	case s.clients <- struct{}{}:
 		defer func() { <-s.clients }()
 	default:
@@ -79,14 +84,14 @@ func (s *Server) events(c echo.Context) error {
 	for {
 		force := false
 		select {
-		case <-s.ctx.Done():
+		case <-s.done:
 			return nil
 		case <-done:
 			return nil
 		case <-changed:
 			select {
 			case <-time.After(coalesce):
-			case <-s.ctx.Done():
+			case <-s.done:
 				return nil
 			case <-done:
 				return nil

@@ -73,26 +73,36 @@ type Options struct {
 
 // Server serves the status page.
 type Server struct {
-	ctx     context.Context // the service's lifetime: streams end with it, so shutdown is not held
 	opts    Options
 	log     *zap.Logger
 	clients chan struct{} // a token per open /api/events stream
 	auth    *auth         // nil when read-only
+	// done is closed when Run's context ends: every stream then ends, so that the server's
+	// graceful shutdown (which waits for requests in flight) is not held by open pages.
+	done chan struct{}
 }
 
-// New returns the status page's server. Streams close when ctx ends.
-func New(ctx context.Context, opts Options, log *zap.Logger) *Server {
+// New returns the status page's server; Register adds its routes, Run ends its streams.
+func New(opts Options, log *zap.Logger) *Server {
 	if opts.MaxClients <= 0 {
 		opts.MaxClients = DefaultMaxClients
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
 	}
-	s := &Server{ctx: ctx, opts: opts, log: log, clients: make(chan struct{}, opts.MaxClients)}
+	s := &Server{opts: opts, log: log, clients: make(chan struct{}, opts.MaxClients), done: make(chan struct{})}
 	if opts.Password != "" && opts.Commands != nil {
 		s.auth = newAuth(opts.Password)
 	}
 	return s
+}
+
+// Run waits for ctx to end, then ends every stream and refuses new ones. Call it once, with
+// the context the web server stops on.
+func (s *Server) Run(ctx context.Context) error {
+	<-ctx.Done()
+	close(s.done)
+	return nil
 }
 
 // Register adds the page's routes to e. They are outside the webhook routes' concurrency cap:

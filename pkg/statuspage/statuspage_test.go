@@ -79,7 +79,9 @@ func startPage(t *testing.T, opts Options, tls bool) *page {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	e := echo.New()
-	New(ctx, opts, zap.NewNop()).Register(e)
+	page := New(opts, zap.NewNop())
+	page.Register(e)
+	go func() { _ = page.Run(ctx) }()
 	var srv *httptest.Server
 	if tls {
 		srv = httptest.NewTLSServer(e)
