@@ -45,6 +45,18 @@ func TestOperatorAPI(t *testing.T) {
 			strings.Contains(devices.Payload, proSerial) && strings.Contains(devices.Payload, goSerial) &&
 			strings.Contains(devices.Payload, `"firmware":"2.0.10724"`)
 	})
+	// Diagnostics (contract §7): retained topics, and the entities that read them.
+	for topic, want := range map[string]string{"tedee/" + bridgeSer + "/api": "true", "tedee/" + bridgeSer + "/callback": "not_configured",
+		"tedee/" + bridgeSer + "/firmware": "2.2.31232", "tedee/" + proSerial + "/rssi": "-45", "tedee/" + proSerial + "/firmware": "2.0.10724"} {
+		rec.WaitFor(t, topic, want, waitTimeout)
+	}
+	for _, cfg := range []string{"homeassistant/binary_sensor/tedee_bridge_home_api/config", "homeassistant/sensor/tedee_bridge_home_last_sync/config",
+		"homeassistant/sensor/tedee_" + proSerial + "_rssi/config"} {
+		rec.WaitUntil(t, waitTimeout, cfg, func([]brokertest.Message) bool { m, ok := rec.Last(cfg); return ok && m.Payload != "" })
+	}
+	if m, _ := rec.Last("tedee/" + bridgeSer + "/last_sync"); !strings.HasPrefix(m.Payload, "20") {
+		t.Errorf("last_sync %q, want an RFC 3339 time", m.Payload)
+	}
 	info, _ := rec.Last("tedee/bridge/info")
 	if strings.Contains(info.Payload, bridgeToken) || !strings.Contains(info.Payload, `"version":"dev"`) {
 		t.Errorf("info: %s", info.Payload)

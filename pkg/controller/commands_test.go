@@ -20,7 +20,7 @@ func TestParseCommand(t *testing.T) {
 	}{
 		{" Unlock\n", request{Command: "unlock"}, ""},
 		{`{"command":"OPEN","transaction":"t1"}`, request{Command: "open", Transaction: "t1"}, ""},
-		{`{"command":"lock","code":"1234"}`, request{Command: "lock"}, ""},
+		{`{"command":"lock","code":"1234"}`, request{Command: "lock", Code: "1234"}, ""},
 		{`{"command":"lock","transaction":""}`, request{Command: "lock"}, ""},
 		{`{"command":"lock"`, request{}, "not a valid JSON command"},
 		{`{"transaction":"t2"}`, request{Transaction: "t2"}, `without a "command"`},

@@ -273,7 +273,7 @@ func (c *Controller) sync(ctx context.Context) (string, error) {
 func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	snap := state.LockSnapshot{ID: l.ID, Serial: l.SerialNumber, Name: l.Name, DeviceType: l.Type,
 		Firmware: l.Version, Connected: l.IsConnected.Bool(), Jammed: l.Jammed.Bool(), Battery: l.BatteryLevel,
-		Charging: l.IsCharging.Bool(), PullSpring: l.DeviceSettings.PullSpringEnabled.Bool()}
+		Charging: l.IsCharging.Bool(), PullSpring: l.DeviceSettings.PullSpringEnabled.Bool(), RSSI: l.RSSI}
 	if l.State != nil {
 		snap.State = new(tedee.LockState(*l.State))
 	}

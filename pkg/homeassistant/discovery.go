@@ -39,6 +39,7 @@ type Lock struct {
 	Bridge     string // name of the bridge it was last heard through
 	CanPull    bool   // pull spring enabled, or seen pulling
 	DoorPaired bool   // a door sensor has reported a paired state
+	HasRSSI    bool   // a Bridge API reading has reported its signal strength
 }
 
 // Bridge is what discovery needs to know about a bridge.
@@ -48,6 +49,7 @@ type Bridge struct {
 	Serial   string // "" until the Bridge API reports it
 	Firmware string
 	Segment  string // its topic segment: the serial when known, else the name
+	API      bool   // read through the Bridge API: it has the API's diagnostic entities
 }
 
 // Config is one entity's discovery config.
@@ -83,11 +85,18 @@ const (
 	EntityDoor         Entity = "door"
 	EntityLockState    Entity = "lock_state"
 	EntityCloud        Entity = "cloud"
+	// Diagnostics (contract §7); the noisy ones are disabled until a user enables them.
+	EntityRSSI     Entity = "rssi"
+	EntityFirmware Entity = "firmware"
+	EntityAPI      Entity = "api"
+	EntityLastSync Entity = "last_sync"
+	EntityCallback Entity = "callback"
+	EntityClock    Entity = "clock_skew_ms"
 )
 
 // LockEntities lists every entity a lock can have, in publishing order.
 var LockEntities = []Entity{EntityLock, EntityBattery, EntityCharging, EntityConnectivity,
-	EntityJammed, EntityDoor, EntityLockState}
+	EntityJammed, EntityDoor, EntityLockState, EntityRSSI, EntityFirmware}
 
 type device struct {
 	Identifiers  []string `json:"identifiers"`
@@ -137,6 +146,7 @@ type entity struct {
 	EntityCategory   string         `json:"entity_category,omitempty"`
 	QoS              int            `json:"qos"`
 	Retain           *bool          `json:"retain,omitempty"`
+	EnabledByDefault *bool          `json:"enabled_by_default,omitempty"`
 }
 
 // idPrefix turns the base topic into the first part of every unique_id and identifier, so two
@@ -194,7 +204,7 @@ func Component(e Entity) string {
 	switch e {
 	case EntityLock:
 		return "lock"
-	case EntityBattery, EntityLockState:
+	case EntityBattery, EntityLockState, EntityRSSI, EntityFirmware, EntityLastSync, EntityCallback, EntityClock:
 		return "sensor"
 	default:
 		return "binary_sensor"
@@ -209,6 +219,10 @@ func LockWants(l Lock, e Entity) bool {
 		return l.Model == "lock_pro"
 	case EntityDoor:
 		return l.DoorPaired
+	case EntityRSSI:
+		return l.HasRSSI
+	case EntityFirmware:
+		return l.Firmware != ""
 	}
 	return true
 }
@@ -277,6 +291,15 @@ func (o Options) LockConfig(l Lock, e Entity) Config {
 		c.Name = name("Lock state")
 		c.StateTopic = topic("state")
 		c.DeviceClass, c.Options, c.EntityCategory = "enum", tedee.StateWords, "diagnostic"
+	case EntityRSSI:
+		c.Name = name("Signal strength")
+		c.StateTopic = topic("rssi")
+		c.DeviceClass, c.StateClass, c.Unit, c.EntityCategory = "signal_strength", "measurement", "dBm", "diagnostic"
+		c.EnabledByDefault = new(false) // changes at every reading
+	case EntityFirmware:
+		c.Name = name("Firmware")
+		c.StateTopic, c.EntityCategory = topic("firmware"), "diagnostic"
+		c.EnabledByDefault = new(false) // the device page shows it already
 	}
 	return Config{Topic: o.ConfigTopic(component, uid), Payload: marshal(c)}
 }
@@ -299,8 +322,50 @@ func (o Options) BridgeConfigs(b Bridge) []Config {
 		DeviceClass: "connectivity", EntityCategory: "diagnostic",
 		QoS: o.QoS,
 	}
-	return []Config{{Topic: o.ConfigTopic("binary_sensor", uid), Payload: marshal(c)}}
+	configs := []Config{{Topic: o.ConfigTopic("binary_sensor", uid), Payload: marshal(c)}}
+	if !b.API {
+		return configs
+	}
+	for _, e := range BridgeDiagnostics {
+		configs = append(configs, o.bridgeDiagnostic(b, c.Device, e))
+	}
+	return configs
 }
+
+// BridgeDiagnostics are the entities a bridge read through its API has besides its cloud link.
+var BridgeDiagnostics = []Entity{EntityAPI, EntityLastSync, EntityCallback, EntityClock, EntityFirmware}
+
+// bridgeDiagnostic is the config of one of a bridge's API diagnostics (contract §7), whose
+// retained topics the operator API publishes.
+func (o Options) bridgeDiagnostic(b Bridge, dev device, e Entity) Config {
+	uid := o.UniqueID("bridge_"+b.Name, e)
+	component := Component(e)
+	if e == EntityAPI {
+		component = "binary_sensor"
+	}
+	name := func(s string) *string { return &s }
+	c := entity{UniqueID: uid, DefaultEntityID: component + "." + entityID(uid), Device: dev, Origin: o.origin(),
+		Availability: []availability{{Topic: o.Base + "/status"}}, StateTopic: o.Base + "/" + b.Segment + "/" + string(e),
+		EntityCategory: "diagnostic", QoS: o.QoS}
+	switch e {
+	case EntityAPI:
+		c.Name, c.DeviceClass, c.PayloadOn, c.PayloadOff = name("Bridge API"), "connectivity", "true", "false"
+	case EntityLastSync:
+		c.Name, c.DeviceClass = name("Last sync"), "timestamp"
+	case EntityCallback:
+		c.Name, c.DeviceClass, c.Options = name("Webhook"), "enum", CallbackStates
+	case EntityClock:
+		c.Name, c.DeviceClass, c.StateClass, c.Unit = name("Clock skew"), "duration", "measurement", "ms"
+		c.EnabledByDefault = new(false) // changes at every sync
+	case EntityFirmware:
+		c.Name = name("Firmware")
+		c.EnabledByDefault = new(false)
+	}
+	return Config{Topic: o.ConfigTopic(component, uid), Payload: marshal(c)}
+}
+
+// CallbackStates are the words of a bridge's callback topic.
+var CallbackStates = []string{"registered", "failed", "unchecked", "not_configured"}
 
 // marshal encodes a config made of plain types, which cannot fail.
 func marshal(v any) []byte {

@@ -84,7 +84,7 @@ func TestEntitiesPerModel(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	if got, want := topics(lockPro), "lock/tedee_19420103-000006_lock sensor/tedee_19420103-000006_battery binary_sensor/tedee_19420103-000006_charging binary_sensor/tedee_19420103-000006_connectivity binary_sensor/tedee_19420103-000006_jammed binary_sensor/tedee_19420103-000006_door sensor/tedee_19420103-000006_lock_state"; got != want {
+	if got, want := topics(lockPro), "lock/tedee_19420103-000006_lock sensor/tedee_19420103-000006_battery binary_sensor/tedee_19420103-000006_charging binary_sensor/tedee_19420103-000006_connectivity binary_sensor/tedee_19420103-000006_jammed binary_sensor/tedee_19420103-000006_door sensor/tedee_19420103-000006_lock_state sensor/tedee_19420103-000006_firmware"; got != want {
 		t.Errorf("Lock PRO with door:\n got %s\nwant %s", got, want)
 	}
 	// A GO cannot charge, and without a paired door sensor there is no door.
@@ -130,5 +130,42 @@ func TestUniqueIDs(t *testing.T) {
 	}
 	if _, ok := seen["home_tedee_19420103-000006_lock"]; !ok {
 		t.Errorf("base topic home/tedee should give unique_id prefix home_tedee_: %v", seen)
+	}
+}
+
+// TestDiagnostics: a lock's signal strength once a reading reported it, and a bridge read through
+// its API gets its API diagnostics (contract §7), all diagnostic, the noisy ones disabled; every
+// config passes Home Assistant's rules.
+func TestDiagnostics(t *testing.T) {
+	l := lockPro
+	l.HasRSSI = true
+	rssi := string(opts.LockConfig(l, EntityRSSI).Payload)
+	for _, want := range []string{`"device_class":"signal_strength"`, `"unit_of_measurement":"dBm"`, `"enabled_by_default":false`,
+		`"entity_category":"diagnostic"`, `"state_topic":"tedee/19420103-000006/rssi"`} {
+		if !strings.Contains(rssi, want) {
+			t.Errorf("rssi config lacks %s: %s", want, rssi)
+		}
+	}
+	b := Bridge{Name: "home", Serial: "10000001-000001", Segment: "10000001-000001", Firmware: "2.2", API: true}
+	configs := opts.BridgeConfigs(b)
+	if len(configs) != 1+len(BridgeDiagnostics) {
+		t.Fatalf("%d bridge configs, want the cloud link and %d diagnostics", len(configs), len(BridgeDiagnostics))
+	}
+	all := ""
+	for _, c := range configs {
+		all += c.Topic + " " + string(c.Payload) + "\n"
+		if err := hacheck.Validate(c.Topic, c.Payload); err != nil {
+			t.Errorf("%s: %v", c.Topic, err)
+		}
+	}
+	for _, want := range []string{"binary_sensor/tedee_bridge_home_api/config", `"state_topic":"tedee/10000001-000001/last_sync"`,
+		`"device_class":"timestamp"`, `"options":["registered","failed","unchecked","not_configured"]`, `"unit_of_measurement":"ms"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("bridge diagnostics lack %s:\n%s", want, all)
+		}
+	}
+	b.API = false
+	if n := len(opts.BridgeConfigs(b)); n != 1 {
+		t.Errorf("a webhook-only bridge has %d configs, want only its cloud link", n)
 	}
 }

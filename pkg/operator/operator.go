@@ -9,6 +9,7 @@ package operator
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -149,7 +150,48 @@ func cmpOr(a, b *string) *string {
 	return b
 }
 
-func (o *Operator) publishInfo() { o.publishRetained("info", o.info()) }
+func (o *Operator) publishInfo() {
+	info := o.info()
+	o.publishRetained("info", info)
+	o.publishDiagnostics(info.Bridges)
+}
+
+// publishDiagnostics publishes each bridge's health as the retained topics its Home Assistant
+// diagnostic entities read (<base>/<bridge serial>/api, last_sync, callback, clock_skew_ms,
+// firmware), once its serial is known: before the first sync it has no stable topic segment.
+func (o *Operator) publishDiagnostics(health []controller.Health) {
+	serials := map[string]string{}
+	for _, b := range o.opts.Owner.Bridges() {
+		if b.Serial != nil {
+			serials[b.Name] = *b.Serial
+		}
+	}
+	for _, h := range health {
+		serial, ok := serials[h.Bridge]
+		if !ok {
+			continue
+		}
+		put := func(leaf, payload string) {
+			topic := o.opts.Base + "/" + serial + "/" + leaf
+			if o.last[topic] == payload {
+				return
+			}
+			o.last[topic] = payload
+			o.opts.Publish(state.Message{Topic: topic, Payload: []byte(payload), Retain: true})
+		}
+		put("api", strconv.FormatBool(h.API))
+		put("callback", h.Callback)
+		if h.LastSync != nil {
+			put("last_sync", h.LastSync.UTC().Format(time.RFC3339))
+		}
+		if h.ClockSkewMs != nil {
+			put("clock_skew_ms", strconv.FormatInt(*h.ClockSkewMs, 10))
+		}
+		if h.Firmware != "" {
+			put("firmware", h.Firmware)
+		}
+	}
+}
 
 func (o *Operator) publishDevices() { o.publishRetained("devices", o.devices()) }
 

@@ -20,6 +20,7 @@ type bridge struct {
 	applied   time.Time
 	seen      bool
 	clock     clockWatch // whether its clock went back
+	api       bool       // read through the Bridge API: it has the API's diagnostics
 	// discovered is what the published discovery config was built from; nil: not published.
 	discovered *homeassistant.Bridge
 }
@@ -72,6 +73,7 @@ type BridgeInfo struct {
 // <base>/<name>/… to <base>/<serial>/…, and the old ones are cleared so nothing stale is left.
 func (s *Store) SetBridge(name string, info BridgeInfo, ts, now time.Time) []Message {
 	b := s.bridgeNamed(name)
+	b.api = true
 	var msgs []Message
 	if tedee.ValidSerial(info.Serial) && info.Serial != b.serial {
 		for _, m := range s.bridgeState(b) {

@@ -13,7 +13,8 @@ func (s *Store) bridgeDiscovery(b *bridge, force bool) []Message {
 	if s.disc == nil {
 		return nil
 	}
-	info := homeassistant.Bridge{Name: b.name, Label: b.label, Serial: b.serial, Firmware: b.firmware, Segment: b.segment()}
+	info := homeassistant.Bridge{Name: b.name, Label: b.label, Serial: b.serial, Firmware: b.firmware, Segment: b.segment(),
+		API: b.api}
 	if !force && b.discovered != nil && *b.discovered == info {
 		return nil
 	}
@@ -32,7 +33,7 @@ func (s *Store) lockDiscovery(l *lock, force bool) []Message {
 		return nil
 	}
 	info := homeassistant.Lock{Serial: l.serial, Bridge: l.bridge, CanPull: l.pulls(), Name: l.name,
-		Firmware: l.firmware, DoorPaired: l.door != nil && *l.door != "not_paired"}
+		Firmware: l.firmware, DoorPaired: l.door != nil && *l.door != "not_paired", HasRSSI: l.rssi != nil}
 	if l.deviceType != 0 {
 		info.Model = tedee.Model(l.deviceType)
 	}

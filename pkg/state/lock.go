@@ -35,6 +35,10 @@ const (
 	factBattery   fact = "battery"
 	factCharging  fact = "charging"
 	factConnected fact = "connected"
+	// Diagnostics, from Bridge API readings only (no ordering kind: the last reading is the
+	// lock's present).
+	factRSSI     fact = "rssi"
+	factFirmware fact = "firmware"
 )
 
 type lock struct {
@@ -55,6 +59,7 @@ type lock struct {
 	pullSpring *bool
 	name       string
 	firmware   string
+	rssi       *int // signal strength to its bridge, dBm; nil until a reading reports it
 	updatedAt  time.Time
 	newest     time.Time // the newest event time applied, any kind
 	// applied holds, per kind, the time of the newest event applied; seen says whether there was
@@ -195,7 +200,8 @@ func (l *lock) knownFacts() []fact {
 		fact  fact
 		known bool
 	}{{factState, l.state != nil}, {factJammed, l.jammed != nil}, {factDoor, l.door != nil},
-		{factBattery, l.batteryReported}, {factCharging, l.charging != nil}, {factConnected, l.connected != nil}} {
+		{factBattery, l.batteryReported}, {factCharging, l.charging != nil}, {factConnected, l.connected != nil},
+		{factRSSI, l.rssi != nil}, {factFirmware, l.firmware != ""}} {
 		if f.known {
 			out = append(out, f.fact)
 		}

@@ -84,6 +84,10 @@ func (s *Store) factMessage(l *lock, f fact) Message {
 		payload = strconv.FormatBool(*l.charging)
 	case factConnected:
 		payload = strconv.FormatBool(*l.connected)
+	case factRSSI:
+		payload = strconv.Itoa(*l.rssi)
+	case factFirmware:
+		payload = l.firmware
 	}
 	return Message{Topic: s.topic(l.serial, string(f)), Payload: []byte(payload), Retain: true}
 }

@@ -22,6 +22,7 @@ type LockSnapshot struct {
 	Battery    *int             // 0–100, or 255 for "not known"
 	Charging   *bool
 	PullSpring *bool // pull spring enabled in the lock's settings
+	RSSI       *int  // signal strength to the bridge, dBm
 }
 
 // ApplySnapshot applies a lock as polled from the Bridge API. ts is the bridge's time when the
@@ -41,9 +42,7 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if snap.DeviceType != 0 {
 		l.deviceType = snap.DeviceType
 	}
-	if fw, ok := firmware(snap.Firmware); ok {
-		l.firmware = fw
-	}
+
 	if name, ok := deviceName(snap.Name); ok {
 		l.name = name
 	}
@@ -59,6 +58,13 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	}
 	applied, seen, newest := l.applied, l.seen, l.newest
 	var changed facts
+	if fw, ok := firmware(snap.Firmware); ok && fw != l.firmware {
+		l.firmware = fw
+		changed = append(changed, factFirmware)
+	}
+	if snap.RSSI != nil && *snap.RSSI >= -150 && *snap.RSSI <= 0 { // dBm; anything else is not a reading
+		set(&changed, factRSSI, &l.rssi, *snap.RSSI)
+	}
 	if (snap.State != nil || snap.Jammed != nil || snap.DoorState != nil) && l.accept(kindStatus, ts) {
 		l.setStatus(&changed, snap.State, snap.Jammed, snap.DoorState)
 	}
