@@ -38,19 +38,20 @@ function row(dl, label, value, cls) {
   dl.append(el("dt", {}, label), el("dd", cls ? { class: cls } : {}, value));
 }
 
+const models = { lock_pro: "Lock PRO", lock_go: "Lock GO" };
 const stateClass = { locked: "ok", unlocked: "warn", semi_locked: "warn", jammed: "bad", unknown: "muted" };
 
 function lockCard(l) {
   const title = l.name || l.serial;
   const state = l.jammed ? "jammed" : (l.state || "unknown");
   const li = el("li", { class: "card", "data-serial": l.serial, "aria-label": title });
-  li.append(el("h3", {}, title), el("p", { class: "sub" }, [l.model, l.serial].filter(Boolean).join(" · ")));
-  li.append(el("p", { class: "big " + (stateClass[state] || ""), "data-field": "state" }, state.replace("_", " ")));
+  li.append(el("h3", {}, title), el("p", { class: "sub" }, [models[l.model] || l.model, l.serial].filter(Boolean).join(" · ")));
+  li.append(el("p", { class: "big " + (stateClass[state] || ""), "data-field": "state" }, state.replaceAll("_", " ")));
   const dl = el("dl");
   let battery = l.battery == null ? "unknown" : l.battery + " %";
   if (l.charging) battery += " (charging)";
   row(dl, "Battery", battery, l.battery != null && l.battery < 20 ? "bad" : "");
-  row(dl, "Door", l.door || "no sensor");
+  row(dl, "Door", l.door ? l.door.replaceAll("_", " ") : "no sensor");
   row(dl, "Connection", l.connected == null ? "unknown" : (l.connected ? "connected" : "disconnected"),
     l.connected === false ? "bad" : "");
   row(dl, "Bridge", l.bridge || "cloud only");
@@ -81,7 +82,7 @@ function bridgeCard(b) {
   const h = b.health;
   if (h) {
     row(dl, "Bridge API", h.api ? "reachable" : (h.last_sync ? "failing" : "not reached yet"), h.api ? "ok" : "bad");
-    row(dl, "Callback", h.callback.replace("_", " "), h.callback === "failed" ? "bad" : (h.callback === "registered" ? "ok" : ""));
+    row(dl, "Callback", h.callback.replaceAll("_", " "), h.callback === "failed" ? "bad" : (h.callback === "registered" ? "ok" : ""));
     row(dl, "Last sync", when(h.last_sync));
     if (h.last_error) row(dl, "Last error", h.last_error, "bad");
   } else {

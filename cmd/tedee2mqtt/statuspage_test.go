@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
+	"github.com/tedee2mqtt/tedee2mqtt/internal/httpcheck"
+)
+
+const uiPassword = "status-page-pass-0123"
+
+// startPageService starts the service with the fake bridge (its callback registered, so the
+// lock's movements arrive as webhooks) and, when password is set, the status page's password.
+func startPageService(t *testing.T, password string) (*service, *fakebridge.Bridge) {
+	t.Helper()
+	b := brokertest.Start(t)
+	fb, host := startFakeBridge(t)
+	var env []string
+	if password != "" {
+		env = append(env, "TEDEE2MQTT_HTTP_UI_PASSWORD="+password)
+	}
+	svc := startService(t, b.URL(), bridgeConfig(host, "    public_url: \"http://{{listen}}\"\n"), env...)
+	for deadline := time.Now().Add(waitTimeout); len(fb.Callbacks()) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("callback not registered")
+		}
+	}
+	return svc, fb
+}
+
+// TestStatusPageBrowser: in a real Chromium, the page shows both locks of the fake bridge and
+// follows a webhook without a reload; a phone-sized viewport does not scroll sideways; signing
+// in gives buttons, lock moves the fake lock, and unlock asks first (cancel sends nothing); the
+// console reports no error. With UPDATE_SCREENSHOT=1 it writes docs/status-page.png.
+func TestStatusPageBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser, a broker and the fake bridge")
+	}
+	svc, fb := startPageService(t, uiPassword)
+	br := newBrowser(t, 1000, 900)
+	start := time.Now()
+	br.do(t, "open the page", chromedp.Navigate(svc.base+"/"))
+	br.waitJS(t, "both locks", lockState(proSerial)+` === "locked" && `+lockState(goSerial)+` === "unlocked"`)
+	br.waitJS(t, "the bridge's health", `document.querySelector('li[data-bridge="home"]').textContent.includes("registered")`)
+	if n := eval[int](t, br, `document.querySelectorAll("button[data-command]").length`); n != 0 {
+		t.Errorf("%d command buttons before signing in", n)
+	}
+
+	// A webhook (the battery drains) reaches the open page; the marker shows it was not reloaded.
+	eval[bool](t, br, `window.notReloaded = true`)
+	fb.Update(1, func(l *fakebridge.Lock) { l.Battery = 15 })
+	br.waitJS(t, "the new battery level", `document.querySelector('li[data-serial="`+proSerial+`"]').textContent.includes("15 %")`)
+	if !eval[bool](t, br, `window.notReloaded === true`) {
+		t.Error("the page was reloaded")
+	}
+
+	// Sign in: the buttons appear.
+	br.do(t, "sign in", chromedp.SendKeys(chromedp.ID("password"), uiPassword),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
+	br.waitJS(t, "buttons", `document.querySelectorAll("button[data-command]").length === 6`)
+
+	// Lock moves the fake lock, without asking.
+	br.do(t, "press lock", chromedp.Click(button(goSerial, "lock")))
+	br.waitJS(t, "the Lock GO locked", lockState(goSerial)+` === "locked"`)
+	if st := fb.Lock(2).State; st != 6 {
+		t.Errorf("the fake Lock GO is in state %d, want 6 (locked)", st)
+	}
+
+	// Unlock asks first: cancelled, nothing is sent; confirmed, the lock moves.
+	br.do(t, "press unlock", chromedp.Click(button(proSerial, "unlock")))
+	br.waitJS(t, "the confirmation", `document.getElementById("confirm").open && document.getElementById("confirm-text").textContent.includes("Unlock")`)
+	for _, ex := range fb.Executions() {
+		if ex.Op == "unlock" {
+			t.Fatalf("unlock sent before it was confirmed: %+v", fb.Executions())
+		}
+	}
+	br.do(t, "cancel", chromedp.Click(chromedp.ID("confirm-cancel")))
+	br.waitJS(t, "the confirmation closed", `!document.getElementById("confirm").open`)
+	br.do(t, "press unlock again", chromedp.Click(button(proSerial, "unlock")))
+	br.waitJS(t, "the confirmation", `document.getElementById("confirm").open`)
+	br.do(t, "confirm", chromedp.Click(chromedp.ID("confirm-ok")))
+	br.waitJS(t, "the Lock PRO unlocked", lockState(proSerial)+` === "unlocked"`)
+	unlocks := 0
+	for _, ex := range fb.Executions() {
+		if ex.Op == "unlock" {
+			unlocks++
+		}
+	}
+	if unlocks != 1 {
+		t.Errorf("unlocks sent: %d, want 1 (the confirmed one): %+v", unlocks, fb.Executions())
+	}
+
+	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
+		br.waitJS(t, "the result shown", `document.getElementById("command-status").textContent.includes("done")`)
+		png, err := chromedp.Run(br.ctx, chromedp.FullScreenshot(100)) // 100: a PNG; below, a JPEG
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status-page.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A phone: nothing wider than the screen.
+	br.do(t, "phone viewport", chromedp.EmulateViewport(375, 740))
+	br.waitJS(t, "the layout at 375 px", `window.innerWidth === 375`)
+	if w := eval[int](t, br, `document.documentElement.scrollWidth`); w > 375 {
+		t.Errorf("at 375 px the page is %d px wide: it scrolls sideways", w)
+	}
+	if errs := br.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+	t.Logf("browser steps took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestStatusPageReadOnly: without a password the page shows the locks, no sign-in and no
+// button, and the API refuses commands.
+func TestStatusPageReadOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser, a broker and the fake bridge")
+	}
+	svc, fb := startPageService(t, "")
+	br := newBrowser(t, 800, 700)
+	br.do(t, "open the page", chromedp.Navigate(svc.base+"/"))
+	br.waitJS(t, "both locks", lockState(proSerial)+` === "locked" && `+lockState(goSerial)+` === "unlocked"`)
+	if n := eval[int](t, br, `document.querySelectorAll("button[data-command]").length`); n != 0 {
+		t.Errorf("a read-only page has %d command buttons", n)
+	}
+	if !eval[bool](t, br, `document.getElementById("signin").hidden`) {
+		t.Error("a read-only page offers a sign-in")
+	}
+	if status, body := httpcheck.Do(t, "POST", svc.base+"/api/locks/"+goSerial+"/lock", ""); status != http.StatusForbidden {
+		t.Errorf("command on a read-only page: %d %s; want 403", status, body)
+	}
+	if len(fb.Executions()) != 0 {
+		t.Errorf("commands executed: %+v", fb.Executions())
+	}
+	if errs := br.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+}
+
+// TestStatusPageNoSecrets: no page or API answer, signed in or not, carries the bridge's token,
+// the callback's secret or the page's password.
+func TestStatusPageNoSecrets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker and the fake bridge")
+	}
+	svc, fb := startPageService(t, uiPassword)
+	secrets := []string{bridgeToken, uiPassword}
+	for _, h := range fb.Callbacks()[0].Headers {
+		secrets = append(secrets, strings.TrimPrefix(h["Authorization"], "Bearer "))
+	}
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(50 * time.Millisecond) {
+		if _, body := httpcheck.Do(t, "GET", svc.base+"/api/state", ""); strings.Contains(body, proSerial) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the locks were not synced")
+		}
+	}
+	var answers []string
+	for _, path := range []string{"/", "/app.js", "/api/state", "/api/session"} {
+		_, body := httpcheck.Do(t, "GET", svc.base+path, "")
+		answers = append(answers, body)
+	}
+	_, body := httpcheck.Do(t, "POST", svc.base+"/api/login", `{"password":"`+uiPassword+`"}`)
+	answers = append(answers, body)
+	_, body = httpcheck.Do(t, "POST", svc.base+"/api/login", `{"password":"wrong-password"}`)
+	answers = append(answers, body)
+	// The stream's first event.
+	resp, err := http.Get(svc.base + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(resp.Body)
+	line, err := r.ReadString('\n')
+	for err == nil && !strings.HasPrefix(line, "data: ") {
+		line, err = r.ReadString('\n')
+	}
+	resp.Body.Close()
+	answers = append(answers, line)
+	if !strings.Contains(answers[2], proSerial) || !strings.Contains(line, proSerial) {
+		t.Fatalf("the state does not list the lock: %s / %s", answers[2], line)
+	}
+	for _, a := range answers {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(a, s) {
+				t.Errorf("an answer carries a secret (%.4s…): %.200s", s, a)
+			}
+		}
+	}
+}
