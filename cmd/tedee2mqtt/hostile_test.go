@@ -35,7 +35,10 @@ const (
 // Assistant discovery), with serials and object ids that are safe topic segments.
 var contractTopics = []*regexp.Regexp{
 	regexp.MustCompile(`^tedee/status$`),
-	regexp.MustCompile(`^tedee/[A-Za-z0-9_-]{1,64}/(state|battery|connected|charging|jammed|door|json|event|set/result)$`),
+	regexp.MustCompile(`^tedee/[A-Za-z0-9_-]{1,64}/(state|battery|connected|charging|jammed|door|json|event|set/result|rssi|firmware)$`),
+	// The operator API (contract §7) and a bridge's API diagnostics.
+	regexp.MustCompile(`^tedee/bridge/(info|devices|response/[a-z_/]+)$`),
+	regexp.MustCompile(`^tedee/[A-Za-z0-9_-]{1,64}/(api|last_sync|callback|clock_skew_ms)$`),
 	regexp.MustCompile(`^homeassistant/[a-z_]+/[A-Za-z0-9_-]+/config$`),
 }
 

@@ -241,6 +241,13 @@ func TestEveryEventEveryFormat(t *testing.T) {
 			t.Errorf("%s = %v", topic, j)
 		}
 	}
+	// The operator API's own (contract §7) are there too.
+	for _, topic := range []string{"tedee/bridge/info", "tedee/bridge/devices"} {
+		if _, ok := retained[topic]; !ok {
+			t.Errorf("no retained %s", topic)
+		}
+		delete(retained, topic)
+	}
 	if len(retained) != 0 {
 		t.Errorf("unexpected retained topics: %v", retained)
 	}
