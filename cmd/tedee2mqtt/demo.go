@@ -77,6 +77,7 @@ func demo(cfg config.Config, stdout io.Writer) (config.Config, func(), error) {
 	mq := fmt.Sprintf("-h %s -p %s", host, bport)
 	fmt.Fprintf(stdout, `tedee2mqtt demo: a fake Tedee Bridge with a Lock PRO (20000001-000001, door sensor) and a
 Lock GO (20000002-000002), an embedded MQTT broker on %s, webhooks on http://127.0.0.1:%s.
+Status page: http://127.0.0.1:%s/ (read-only; TEDEE2MQTT_HTTP_UI_PASSWORD=<8+ characters> adds the buttons).
 Try, in another terminal:
   mosquitto_sub %s -v -t 'tedee/#'                                   # every lock's state
   mosquitto_pub %s -t tedee/20000001-000001/set -m unlock            # the PRO unlocks
@@ -84,6 +85,6 @@ Try, in another terminal:
   curl -s http://127.0.0.1:%s/metrics | grep tedee2mqtt_webhooks_total
 Home Assistant: point its MQTT integration at %s:%s; the locks appear as devices.
 Ctrl-C stops it.
-`, broker, port, mq, mq, mq, port, host, bport)
+`, broker, port, port, mq, mq, mq, port, host, bport)
 	return cfg, stop, nil
 }
