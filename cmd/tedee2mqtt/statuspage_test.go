@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
@@ -68,8 +69,8 @@ func TestStatusPageBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
 	br.waitJS(t, "buttons", `document.querySelectorAll("button[data-command]").length === 6`)
 
-	// Lock moves the fake lock, without asking.
-	br.do(t, "press lock", chromedp.Click(button(goSerial, "lock")))
+	// Lock moves the fake lock, without asking; from the keyboard, as everything on the page.
+	br.do(t, "press lock with the keyboard", chromedp.Focus(button(goSerial, "lock")), chromedp.KeyEvent("\r"))
 	br.waitJS(t, "the Lock GO locked", lockState(goSerial)+` === "locked"`)
 	if st := fb.Lock(2).State; st != 6 {
 		t.Errorf("the fake Lock GO is in state %d, want 6 (locked)", st)
@@ -83,7 +84,7 @@ func TestStatusPageBrowser(t *testing.T) {
 			t.Fatalf("unlock sent before it was confirmed: %+v", fb.Executions())
 		}
 	}
-	br.do(t, "cancel", chromedp.Click(chromedp.ID("confirm-cancel")))
+	br.do(t, "cancel with Escape", chromedp.KeyEvent("\x1b"))
 	br.waitJS(t, "the confirmation closed", `!document.getElementById("confirm").open`)
 	br.do(t, "press unlock again", chromedp.Click(button(proSerial, "unlock")))
 	br.waitJS(t, "the confirmation", `document.getElementById("confirm").open`)
@@ -116,11 +117,48 @@ func TestStatusPageBrowser(t *testing.T) {
 	if w := eval[int](t, br, `document.documentElement.scrollWidth`); w > 375 {
 		t.Errorf("at 375 px the page is %d px wide: it scrolls sideways", w)
 	}
+	// Readable in both schemes: every text meets WCAG AA contrast (4.5:1), and the dark scheme
+	// follows the system's.
+	if r := eval[float64](t, br, minContrast); r < 4.5 {
+		t.Errorf("light scheme: lowest text contrast %.2f:1, want at least 4.5:1", r)
+	}
+	if _, err := chromedp.Call(br.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	br.waitJS(t, "the dark scheme", `getComputedStyle(document.body).backgroundColor === "rgb(17, 20, 24)"`)
+	if r := eval[float64](t, br, minContrast); r < 4.5 {
+		t.Errorf("dark scheme: lowest text contrast %.2f:1, want at least 4.5:1", r)
+	}
 	if errs := br.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
 	t.Logf("browser steps took %s", time.Since(start).Round(time.Millisecond))
 }
+
+// minContrast is the JavaScript for the lowest contrast ratio (WCAG 2) between any visible text
+// on the page and the background it is drawn on.
+const minContrast = `(() => {
+  const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (e) => {
+    for (; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      if (rgb(c).length < 4 || rgb(c)[3] > 0) return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  let lowest = 21;
+  for (const e of document.querySelectorAll("body *")) {
+    if (!e.offsetParent || ![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))].sort((x, y) => y - x);
+    lowest = Math.min(lowest, (a + 0.05) / (b + 0.05));
+  }
+  return lowest;
+})()`
 
 // TestStatusPageReadOnly: without a password the page shows the locks, no sign-in and no
 // button, and the API refuses commands.
