@@ -109,11 +109,9 @@ no_timer_noise() { grep -v 'unable to get systemd connection' >&2 || true; }
 # pm is podman on this run's own storage; every podman call of this script goes through it.
 # --runtime runc: crun fails on this cgroup setup. --events-backend file: no journald needed.
 pm_in=() # nsenter into the compose stack's network namespace, once there is one
-pm() {
-  "${pm_in[@]}" podman --root "$work/storage" --runroot "$work/run" --tmpdir "$work/libpod" \
-    --volumepath "$work/volumes" --network-config-dir "$work/networks" \
-    --runtime runc --cgroup-manager cgroupfs --events-backend file "$@" 2> >(no_timer_noise)
-}
+pm_args=(--root "$work/storage" --runroot "$work/run" --tmpdir "$work/libpod" --volumepath "$work/volumes"
+  --network-config-dir "$work/networks" --runtime runc --cgroup-manager cgroupfs --events-backend file)
+pm() { "${pm_in[@]}" podman "${pm_args[@]}" "$@" 2> >(no_timer_noise); }
 # Explicit limits: without them the container gets podman's defaults, which runc rejects here.
 ulimits=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 
@@ -125,6 +123,7 @@ mosquitto_standin=docker.io/library/eclipse-mosquitto:2
 app=tedee2mqtt-image-test
 mosq_pid=
 ns=
+bg_pid= # the long podman build, run in the background so that a signal reaches the trap at once
 
 cleanup() {
   local status=$?
@@ -136,6 +135,7 @@ cleanup() {
       pm logs --tail 40 "$c" 2>&1 | sed 's/^/    /'
     done
   fi
+  [ -n "$bg_pid" ] && kill "$bg_pid" 2>/dev/null && wait "$bg_pid" 2>/dev/null
   [ -n "$mosq_pid" ] && kill "$mosq_pid" 2>/dev/null && wait "$mosq_pid" 2>/dev/null
   if [ -d "$work/storage" ]; then
     pm rm -af -t 0 >/dev/null 2>&1
@@ -267,11 +267,15 @@ rm -f "$work/distroless.tar"; rm -rf "$stage"
 # --- 1. build --------------------------------------------------------------------------------
 say "podman build --format docker --pull=never --network=none (the project's Dockerfile)"
 t0=$(date +%s)
-if ! pm build -q --format docker --pull=never --network=none "${ulimits[@]}" \
-    --build-arg TARGETOS=linux --build-arg TARGETARCH="$(/usr/local/go/bin/go env GOARCH)" \
-    --build-arg VERSION=image-test --build-arg COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
-    -t "$img" -f Dockerfile . >"$work/build.log" 2>&1; then
-  tail -40 "$work/build.log"; fail "podman build failed"
+podman "${pm_args[@]}" build -q --format docker --pull=never --network=none "${ulimits[@]}" \
+  --build-arg TARGETOS=linux --build-arg TARGETARCH="$(/usr/local/go/bin/go env GOARCH)" \
+  --build-arg VERSION=image-test --build-arg COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+  -t "$img" -f Dockerfile . >"$work/build.log" 2>&1 &
+bg_pid=$!
+rc=0; wait "$bg_pid" || rc=$?
+bg_pid=
+if [ "$rc" -ne 0 ]; then
+  tail -40 "$work/build.log"; fail "podman build failed (exit status $rc)"
 fi
 size=$(pm image inspect -f '{{.Size}}' "$img")
 say "built in $(($(date +%s) - t0)) s; image size $((size / 1000 / 1000)) MB ($size bytes; target under 20 MB)"
@@ -440,8 +444,7 @@ ip -n "$ns" link set lo up
 inns() { nsenter --net="/run/netns/$ns" -- "$@"; }
 pm_in=(nsenter --net="/run/netns/$ns" --)
 pc() {
-  (cd "$proj" && inns podman-compose -p tedee2mqtt-image-test \
-    --podman-args "--root $work/storage --runroot $work/run --tmpdir $work/libpod --volumepath $work/volumes --network-config-dir $work/networks --runtime runc --cgroup-manager cgroupfs --events-backend file" \
+  (cd "$proj" && inns podman-compose -p tedee2mqtt-image-test --podman-args "${pm_args[*]}" \
     --podman-run-args "${ulimits[*]}" "$@")
 }
 app_c=tedee2mqtt-image-test_tedee2mqtt_1
