@@ -16,8 +16,11 @@
 #      the volume and publishes its state again;
 #   6. `podman stop` exits 0 within 5 s, the service exits 0, and `offline` is published on
 #      tedee/status;
-#   7. the compose stack (docker-compose.yml): Mosquitto and tedee2mqtt in containers on one
-#      network, tedee2mqtt reaching the broker by its service name, and /readyz ready.
+#   7. the compose stack (docker-compose.yml as it is, with podman-compose): Mosquitto refuses
+#      anonymous clients and lets in the user tedee2mqtt with ./mqtt_password; tedee2mqtt reaches
+#      it by its service name with those credentials, is ready (/readyz) and healthy; a webhook on
+#      port 8080 reaches the broker; state.json lands on the tedee2mqtt-data volume; both
+#      containers run read-only, with no capabilities, no-new-privileges and their own users.
 #
 # Stand-ins: no registry is reachable here, so the Dockerfile's two base images are replaced by
 # local images tagged with the upstream names, built by this script and removed afterwards:
@@ -34,12 +37,16 @@
 # Isolation: everything podman keeps for this run (storage, state, volumes, network configs) lives
 # in one temporary directory, and podman runs in a private mount namespace with its own /dev/shm
 # (podman's lock segment), so a developer's own podman containers and images, including real
-# images of the same names, are neither seen nor changed. Containers of the single-image part use
-# the host's network and listen on free loopback ports only; the compose part runs on a podman
-# network of its own. Everything is removed on exit, also on failure or interruption.
+# images of the same names, are neither seen nor changed; the CNI plugins' state and the network
+# namespaces' mount points are private to it too. The single-image part uses the host's network
+# and listens on free loopback ports only. The compose stack runs in a network namespace of its
+# own (ip netns), where its published ports 1883 and 8080, podman's bridge, firewall rules and the
+# compose network's DNS server stay. Everything is removed on exit, also on failure or
+# interruption (TERM, Ctrl-C).
 #
-# Needs: root (rootful podman), Debian (dpkg, for the build stage's userland), podman with runc,
-# mosquitto and mosquitto-clients, curl. Under CI=true, missing ones are installed with apt-get;
+# Needs: root (rootful podman), Debian (dpkg, for the build stage's userland), Go at
+# /usr/local/go, podman with runc, podman-compose and CNI's dnsname plugin, mosquitto and
+# mosquitto-clients, curl, iproute2. Under CI=true, missing ones are installed with apt-get;
 # otherwise the script says what is missing and installs nothing.
 # Environment: KEEP_IMAGE_TEST=1 keeps the temporary directory for a look afterwards (containers
 # and images are removed all the same).
@@ -478,6 +485,19 @@ pm logs "$app_c" 2>&1 | grep '"restored state"' | grep -q '"from":"/data/state.j
 vol=$(pm volume inspect -f '{{.Mountpoint}}' tedee2mqtt-image-test_tedee2mqtt-data)
 wait_for "state.json on the stack's data volume" 10 grep -q "$serial" "$vol/state.json"
 echo "    healthy; state.json on the tedee2mqtt-data volume"
+# What the compose file promises of both containers: a read-only root file system, no capabilities
+# (not even in the bounding set: cap_drop ALL), no-new-privileges, and their own users.
+for c in tedee2mqtt-image-test_mosquitto_1:1883 "$app_c:65532"; do
+  name=${c%%:*} uid=${c##*:}
+  [ "$(pm inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$name")" = true ] || fail "$name: the root file system is writable"
+  procstatus=/proc/$(pm inspect -f '{{.State.Pid}}' "$name")/status
+  [ "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$procstatus")" = "$uid $uid $uid $uid" ] || fail "$name: not running as $uid"
+  for f in CapPrm CapEff CapBnd CapAmb; do
+    [ "$(awk -v f="$f:" '$1 == f {print $2}' "$procstatus")" = 0000000000000000 ] || fail "$name: $f is not empty"
+  done
+  [ "$(awk '$1 == "NoNewPrivs:" {print $2}' "$procstatus")" = 1 ] || fail "$name: no-new-privileges is not set"
+done
+echo "    both containers: read-only root, no capabilities (bounding set too), no-new-privileges, uids 1883 and 65532"
 t0=$(date +%s)
 pc down -t 10 >>"$work/compose.log" 2>&1 || fail "podman-compose down failed"
 say "compose stack: all checks passed (down in $(($(date +%s) - t0)) s)"
