@@ -238,3 +238,42 @@ func TestStatusPageNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageStreamDoesNotHoldShutdown: a page left open (its event stream) does not hold the
+// service's graceful stop: run returns promptly and without error, and the stream ends.
+func TestStatusPageStreamDoesNotHoldShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	b := brokertest.Start(t)
+	svc := startService(t, b.URL(), "")
+	resp, err := http.Get(svc.base + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	if line, err := r.ReadString('\n'); err != nil || line != "event: state\n" {
+		t.Fatalf("stream: %q, %v", line, err)
+	}
+	start := time.Now()
+	svc.stop(t) // fails the test if run errs or has not returned within waitTimeout
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("stopping with a page open took %s", took)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-time.After(waitTimeout):
+		t.Error("the stream was still open after the service stopped")
+		resp.Body.Close()
+	}
+}
