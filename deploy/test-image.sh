@@ -51,7 +51,8 @@
 # Environment: KEEP_IMAGE_TEST=1 keeps the temporary directory for a look afterwards (containers
 # and images are removed all the same).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+cd "$(dirname "$self")/.."
 repo=$PWD
 
 say() { echo "--- image: $*"; }
@@ -95,7 +96,7 @@ mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 # (/dev/shm/libpod_lock) is shared by every podman of the machine, and a podman starting on new
 # storage frees all its locks, which would pull them from under a developer's own containers.
 if [ -z "${TEDEE2MQTT_IMAGE_TEST_NS:-}" ]; then
-  exec unshare --mount --propagation private env TEDEE2MQTT_IMAGE_TEST_NS=1 bash "$0" "$@"
+  exec unshare --mount --propagation private env TEDEE2MQTT_IMAGE_TEST_NS=1 bash "$self" "$@"
 fi
 mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm
 # Also private: the network namespaces' mount points and the CNI plugins' state (addresses handed
