@@ -52,5 +52,5 @@ func newStatusPage(cfg config.Config, callbackSecrets map[string]string, owner *
 	}
 	log.Info("status page", zap.String("listen", cfg.HTTP.Listen), zap.Bool("controls", cfg.HTTP.UIPassword != ""))
 	return statuspage.New(statuspage.Options{State: owner, Health: health, Bridges: names, Commands: router,
-		Password: cfg.HTTP.UIPassword, Version: version}, log.Named("statuspage"))
+		Allowed: commandPolicy(cfg).Allows, Password: cfg.HTTP.UIPassword, Version: version}, log.Named("statuspage"))
 }

@@ -20,8 +20,9 @@ import (
 const uiPassword = "status-page-pass-0123"
 
 // startPageService starts the service with the fake bridge (its callback registered, so the
-// lock's movements arrive as webhooks) and, when password is set, the status page's password.
-func startPageService(t *testing.T, password string) (*service, *fakebridge.Bridge) {
+// lock's movements arrive as webhooks) and, when password is set, the status page's password;
+// extra is more top-level configuration.
+func startPageService(t *testing.T, password, extra string) (*service, *fakebridge.Bridge) {
 	t.Helper()
 	b := brokertest.Start(t)
 	fb, host := startFakeBridge(t)
@@ -29,7 +30,7 @@ func startPageService(t *testing.T, password string) (*service, *fakebridge.Brid
 	if password != "" {
 		env = append(env, "TEDEE2MQTT_HTTP_UI_PASSWORD="+password)
 	}
-	svc := startService(t, b.URL(), bridgeConfig(host, "    public_url: \"http://{{listen}}\"\n"), env...)
+	svc := startService(t, b.URL(), bridgeConfig(host, "    public_url: \"http://{{listen}}\"\n")+extra, env...)
 	for deadline := time.Now().Add(waitTimeout); len(fb.Callbacks()) == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("callback not registered")
@@ -46,7 +47,8 @@ func TestStatusPageBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser, a broker and the fake bridge")
 	}
-	svc, fb := startPageService(t, uiPassword)
+	// The Lock GO may not be opened: the page offers no Open button for it.
+	svc, fb := startPageService(t, uiPassword, "locks:\n  \""+goSerial+"\":\n    commands: [lock, unlock]\n")
 	br := newBrowser(t, 1000, 900)
 	start := time.Now()
 	br.do(t, "open the page", chromedp.Navigate(svc.base+"/"))
@@ -67,7 +69,10 @@ func TestStatusPageBrowser(t *testing.T) {
 	// Sign in: the buttons appear.
 	br.do(t, "sign in", chromedp.SendKeys(chromedp.ID("password"), uiPassword),
 		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)))
-	br.waitJS(t, "buttons", `document.querySelectorAll("button[data-command]").length === 6`)
+	br.waitJS(t, "buttons", `document.querySelectorAll("button[data-command]").length === 5`)
+	if eval[bool](t, br, `!!document.querySelector('li[data-serial="`+goSerial+`"] button[data-command="open"]')`) {
+		t.Error("an Open button for a lock whose commands do not list open")
+	}
 
 	// Lock moves the fake lock, without asking; from the keyboard, as everything on the page.
 	br.do(t, "press lock with the keyboard", chromedp.Focus(button(goSerial, "lock")), chromedp.KeyEvent("\r"))
@@ -166,7 +171,7 @@ func TestStatusPageReadOnly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser, a broker and the fake bridge")
 	}
-	svc, fb := startPageService(t, "")
+	svc, fb := startPageService(t, "", "")
 	br := newBrowser(t, 800, 700)
 	br.do(t, "open the page", chromedp.Navigate(svc.base+"/"))
 	br.waitJS(t, "both locks", lockState(proSerial)+` === "locked" && `+lockState(goSerial)+` === "unlocked"`)
@@ -193,7 +198,7 @@ func TestStatusPageNoSecrets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker and the fake bridge")
 	}
-	svc, fb := startPageService(t, uiPassword)
+	svc, fb := startPageService(t, uiPassword, "")
 	secrets := []string{bridgeToken, uiPassword}
 	for _, h := range fb.Callbacks()[0].Headers {
 		secrets = append(secrets, strings.TrimPrefix(h["Authorization"], "Bearer "))

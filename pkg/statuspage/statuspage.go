@@ -60,6 +60,9 @@ type Options struct {
 	Bridges []string
 	// Commands, with Password, enables the buttons; without either the page is read-only.
 	Commands Commander
+	// Allowed, when set, says which commands a lock accepts (locks.<serial>.commands), so that
+	// the page offers only those buttons; the router refuses the others all the same.
+	Allowed func(serial, command string) bool
 	// Password is http.ui_password: empty leaves the page read-only.
 	Password string
 	Version  string
@@ -175,6 +178,8 @@ type lockView struct {
 	Bridge    *string `json:"bridge"`
 	UpdatedAt string  `json:"updated_at"` // when tedee2mqtt last learned something of it
 	Timestamp string  `json:"timestamp"`  // the newest event time applied
+	// Commands are the buttons the page offers for it, once signed in.
+	Commands []string `json:"commands"`
 }
 
 // snapshot builds the view from the owner's copies and the controllers' health.
@@ -208,9 +213,20 @@ func (s *Server) snapshot() view {
 	for _, l := range s.opts.State.Locks() {
 		v.Locks = append(v.Locks, lockView{Serial: l.Serial, Name: l.Name, Model: l.Model, State: l.State,
 			Jammed: l.Jammed, Door: l.Door, Battery: l.Battery, Charging: l.Charging, Connected: l.Connected,
-			Bridge: l.Bridge, UpdatedAt: l.UpdatedAt, Timestamp: l.Timestamp})
+			Bridge: l.Bridge, UpdatedAt: l.UpdatedAt, Timestamp: l.Timestamp, Commands: s.commands(l.Serial)})
 	}
 	return v
+}
+
+// commands are the page's commands the lock accepts.
+func (s *Server) commands(serial string) []string {
+	out := []string{}
+	for _, cmd := range []string{controller.CommandLock, controller.CommandUnlock, controller.CommandOpen} {
+		if s.opts.Allowed == nil || s.opts.Allowed(serial, cmd) {
+			out = append(out, cmd)
+		}
+	}
+	return out
 }
 
 func (s *Server) state(c echo.Context) error {

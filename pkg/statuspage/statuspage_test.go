@@ -121,9 +121,10 @@ func request(t *testing.T, client *http.Client, method, url, body string, header
 // not reported, with its API health.
 func TestStateView(t *testing.T) {
 	last := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	p := startPage(t, Options{Bridges: []string{"home"}, Version: "v9", Health: func() []BridgeHealth {
-		return []BridgeHealth{{Bridge: "home", API: true, LastSync: &last, Callback: "registered"}}
-	}}, false)
+	p := startPage(t, Options{Bridges: []string{"home"}, Version: "v9", Allowed: func(_, cmd string) bool { return cmd != "open" },
+		Health: func() []BridgeHealth {
+			return []BridgeHealth{{Bridge: "home", API: true, LastSync: &last, Callback: "registered"}}
+		}}, false)
 	resp, body := request(t, nil, "GET", p.url+"/api/state", "")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("GET /api/state: %d %v", resp.StatusCode, resp.Header)
@@ -132,7 +133,8 @@ func TestStateView(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Locks) != 1 || v.Locks[0].Serial != "L-1" || *v.Locks[0].State != "locked" || v.Version != "v9" {
+	if len(v.Locks) != 1 || v.Locks[0].Serial != "L-1" || *v.Locks[0].State != "locked" || v.Version != "v9" ||
+		strings.Join(v.Locks[0].Commands, " ") != "lock unlock" {
 		t.Errorf("locks: %s", body)
 	}
 	if len(v.Bridges) != 1 || v.Bridges[0].Name != "home" || v.Bridges[0].Health == nil ||

@@ -60,7 +60,7 @@ function lockCard(l) {
   li.append(dl);
   if (session.signed_in) {
     const buttons = el("div", { class: "buttons", role: "group", "aria-label": "Commands for " + title });
-    for (const cmd of ["lock", "unlock", "open"]) {
+    for (const cmd of l.commands || []) {
       const b = el("button", { type: "button", "data-command": cmd, class: cmd === "lock" ? "" : "secondary",
         "aria-label": cmd[0].toUpperCase() + cmd.slice(1) + " " + title }, cmd[0].toUpperCase() + cmd.slice(1));
       b.disabled = busy;
