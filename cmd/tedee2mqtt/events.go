@@ -15,7 +15,7 @@ import (
 // webhooks imply.
 type webhookEvents struct {
 	owner       *keeper.Keeper
-	controllers map[string]*controller.Controller // by bridge name
+	controllers map[string]*controller.Driver // by bridge name
 	pace        func()
 	now         func() time.Time
 }

@@ -45,7 +45,7 @@ func summarize(cfg config.Config) configSummary {
 
 // newOperator returns the operator API (contract §7) over the bridges' controllers and the owner
 // of the state.
-func newOperator(ctx context.Context, cfg config.Config, controllers []*controller.Controller, owner *keeper.Keeper,
+func newOperator(ctx context.Context, cfg config.Config, controllers []*controller.Driver, owner *keeper.Keeper,
 	client *mqtt.Client, log *zap.Logger) *operator.Operator {
 	bridges := make([]operator.Bridge, len(controllers))
 	for i, c := range controllers {

@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	for i, b := range cfg.Bridges {
 		names[i] = b.Name
 	}
-	events := &webhookEvents{owner: owner, controllers: map[string]*controller.Controller{}, now: time.Now,
+	events := &webhookEvents{owner: owner, controllers: map[string]*controller.Driver{}, now: time.Now,
 		pace: func() { client.WaitBelow(mqtt.PaceBacklog, mqtt.PaceWait) }}
 	for _, c := range controllers {
 		events.controllers[c.Bridge()] = c
@@ -235,8 +235,8 @@ func restoreTopics(owner *keeper.Keeper, snapshots map[string][]byte, from strin
 // sync, commands and callback registration.
 // secrets holds the bearer secret of each self-registered callback (bridgeSecrets).
 func newControllers(cfg config.Config, secrets map[string]string, owner *keeper.Keeper, met *metrics.Metrics,
-	log *zap.Logger) []*controller.Controller {
-	var controllers []*controller.Controller
+	log *zap.Logger) []*controller.Driver {
+	var controllers []*controller.Driver
 	for _, b := range cfg.Bridges {
 		if b.Host == "" {
 			continue

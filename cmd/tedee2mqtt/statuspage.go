@@ -15,7 +15,7 @@ import (
 // controllers and the command router; its routes go on the webhook server (webhook.Options.Extra).
 // callbackSecrets are the bridges' own callback secrets (bridgeSecrets).
 func newStatusPage(cfg config.Config, callbackSecrets map[string]string, owner *keeper.Keeper,
-	controllers []*controller.Controller, router *controller.Router, log *zap.Logger) *statuspage.Server {
+	controllers []*controller.Driver, router *controller.Router, log *zap.Logger) *statuspage.Server {
 	names := make([]string, len(cfg.Bridges))
 	for i, b := range cfg.Bridges {
 		names[i] = b.Name

@@ -43,7 +43,7 @@ type Result struct {
 type Router struct {
 	ctx         context.Context // the service's lifetime: commands stop when it ends
 	base        string
-	controllers []*Controller
+	controllers []*Driver
 	publish     func(...state.Message)
 	observe     func(command string, ok bool) // may be nil
 	log         *zap.Logger
@@ -65,7 +65,7 @@ type lockQueue struct {
 
 // NewRouter returns a router for the given controllers. observe, when not nil, is told every
 // command's outcome (for metrics).
-func NewRouter(ctx context.Context, base string, controllers []*Controller, publish func(...state.Message),
+func NewRouter(ctx context.Context, base string, controllers []*Driver, publish func(...state.Message),
 	observe func(command string, ok bool), log *zap.Logger) *Router {
 	return &Router{ctx: ctx, base: base, controllers: controllers, publish: publish, observe: observe, log: log,
 		queueTimeout: DefaultQueueTimeout, queues: map[string]*lockQueue{}}

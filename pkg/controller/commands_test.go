@@ -63,7 +63,7 @@ func TestRouterQueue(t *testing.T) {
 	fb.InjectFault(1, fakebridge.FaultSlow, 1, time.Second) // the first command holds lock L-1
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := NewRouter(ctx, "tedee", []*Controller{c}, pub.Publish, nil, zap.NewNop())
+	r := NewRouter(ctx, "tedee", []*Driver{c}, pub.Publish, nil, zap.NewNop())
 	r.SetQueueTimeout(300 * time.Millisecond)
 
 	r.Handle("tedee/L-1/set", []byte("unlock"), false)

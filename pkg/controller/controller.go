@@ -44,8 +44,9 @@ type Options struct {
 	CommandTimeout time.Duration
 }
 
-// Controller drives one bridge.
-type Controller struct {
+// Driver drives one Tedee Bridge through its local API: sync, settings refresh, callback upkeep
+// and the commands the Router hands it.
+type Driver struct {
 	opts Options
 	api  *tedeeapi.Client
 	core StateOwner
@@ -65,7 +66,7 @@ type Controller struct {
 }
 
 // New returns a controller; Run starts it.
-func New(opts Options, api *tedeeapi.Client, core StateOwner, log *zap.Logger) *Controller {
+func New(opts Options, api *tedeeapi.Client, core StateOwner, log *zap.Logger) *Driver {
 	if opts.CallbackCheckInterval <= 0 {
 		opts.CallbackCheckInterval = 5 * time.Minute
 	}
@@ -75,14 +76,14 @@ func New(opts Options, api *tedeeapi.Client, core StateOwner, log *zap.Logger) *
 	if opts.CallbackMethod == "" {
 		opts.CallbackMethod = "POST"
 	}
-	return &Controller{opts: opts, api: api, core: core, log: log,
+	return &Driver{opts: opts, api: api, core: core, log: log,
 		refresh: make(chan string, 16), checkCB: make(chan struct{}, 1),
 		ids: map[string]int64{}, pulls: map[string]time.Duration{}, missing: map[string]int{}, running: map[string]*sync.Mutex{}}
 }
 
 // Run syncs and keeps the callback registered until ctx is done. Failures are logged and
 // retried; Run only returns when ctx ends.
-func (c *Controller) Run(ctx context.Context) error {
+func (c *Driver) Run(ctx context.Context) error {
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	callback := time.NewTimer(0)
@@ -116,7 +117,7 @@ func (c *Controller) Run(ctx context.Context) error {
 const syncRetry = 15 * time.Second
 
 // pollOnce syncs and schedules the next sync; it reports whether this one succeeded.
-func (c *Controller) pollOnce(ctx context.Context, poll *time.Timer) bool {
+func (c *Driver) pollOnce(ctx context.Context, poll *time.Timer) bool {
 	if err := c.Sync(ctx); err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("bridge sync failed", zap.Error(err), zap.Duration("retry_in", syncRetry))
@@ -130,7 +131,7 @@ func (c *Controller) pollOnce(ctx context.Context, poll *time.Timer) bool {
 	return true
 }
 
-func (c *Controller) ensureCallbackLogged(ctx context.Context, t *time.Timer) {
+func (c *Driver) ensureCallbackLogged(ctx context.Context, t *time.Timer) {
 	next := c.opts.CallbackCheckInterval
 	err := c.EnsureCallback(ctx)
 	if ctx.Err() == nil {
@@ -146,7 +147,7 @@ func (c *Controller) ensureCallbackLogged(ctx context.Context, t *time.Timer) {
 }
 
 // Refresh asks for the lock to be read again (its settings changed). It does not block.
-func (c *Controller) Refresh(serial string) {
+func (c *Driver) Refresh(serial string) {
 	select {
 	case c.refresh <- serial:
 	default:
@@ -155,7 +156,7 @@ func (c *Controller) Refresh(serial string) {
 
 // CheckCallback asks for the registration to be verified soon (the bridge's cloud link changed,
 // which may mean it restarted). It does not block.
-func (c *Controller) CheckCallback() {
+func (c *Driver) CheckCallback() {
 	select {
 	case c.checkCB <- struct{}{}:
 	default:
@@ -163,10 +164,10 @@ func (c *Controller) CheckCallback() {
 }
 
 // Bridge returns the name of the bridge it drives.
-func (c *Controller) Bridge() string { return c.opts.Bridge }
+func (c *Driver) Bridge() string { return c.opts.Bridge }
 
 // Owns reports whether the last sync listed the lock.
-func (c *Controller) Owns(serial string) bool {
+func (c *Driver) Owns(serial string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, ok := c.ids[serial]
@@ -179,7 +180,7 @@ const skewWarning = time.Minute
 
 // setOffset records the bridge's clock minus ours, and says so when it becomes large or small
 // again (not at every sync).
-func (c *Controller) setOffset(offset time.Duration) {
+func (c *Driver) setOffset(offset time.Duration) {
 	c.mu.Lock()
 	c.offset, c.health.skewKnown = offset, true
 	large := offset.Abs() >= skewWarning
@@ -196,7 +197,7 @@ func (c *Controller) setOffset(offset time.Duration) {
 }
 
 // bridgeTime converts our clock to the bridge's, in which webhook timestamps are written.
-func (c *Controller) bridgeTime(t time.Time) time.Time {
+func (c *Driver) bridgeTime(t time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return t.Add(c.offset)
@@ -204,7 +205,7 @@ func (c *Controller) bridgeTime(t time.Time) time.Time {
 
 // Sync reads the bridge and every lock and publishes them as if webhooks had arrived. Locks the
 // bridge stopped listing (two syncs in a row, so one odd answer removes nothing) are removed.
-func (c *Controller) Sync(ctx context.Context) error {
+func (c *Driver) Sync(ctx context.Context) error {
 	firmware, err := c.sync(ctx)
 	if ctx.Err() == nil {
 		c.recordSync(time.Now(), firmware, err)
@@ -213,7 +214,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 }
 
 // sync is Sync; it returns the bridge's firmware version for Health.
-func (c *Controller) sync(ctx context.Context) (string, error) {
+func (c *Driver) sync(ctx context.Context) (string, error) {
 	b, err := c.api.Bridge(ctx)
 	if err != nil {
 		return "", fmt.Errorf("read bridge: %w", err)
@@ -270,7 +271,7 @@ func (c *Controller) sync(ctx context.Context) (string, error) {
 }
 
 // apply publishes one lock as read from the API.
-func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
+func (c *Driver) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	snap := state.LockSnapshot{ID: l.ID, Serial: l.SerialNumber, Name: l.Name, DeviceType: l.Type,
 		Firmware: l.Version, Connected: l.IsConnected.Bool(), Jammed: l.Jammed.Bool(), Battery: l.BatteryLevel,
 		Charging: l.IsCharging.Bool(), PullSpring: l.DeviceSettings.PullSpringEnabled.Bool(), RSSI: l.RSSI}
@@ -291,7 +292,7 @@ func (c *Controller) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	return nil
 }
 
-func (c *Controller) lockID(serial string) (int64, bool) {
+func (c *Driver) lockID(serial string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id, ok := c.ids[serial]
@@ -299,7 +300,7 @@ func (c *Controller) lockID(serial string) (int64, bool) {
 }
 
 // refreshLock reads one lock again; an unknown lock means a full sync.
-func (c *Controller) refreshLock(ctx context.Context, serial string) {
+func (c *Driver) refreshLock(ctx context.Context, serial string) {
 	id, ok := c.lockID(serial)
 	var err error
 	if !ok {
@@ -312,7 +313,7 @@ func (c *Controller) refreshLock(ctx context.Context, serial string) {
 	}
 }
 
-func (c *Controller) readLock(ctx context.Context, id int64) error {
+func (c *Driver) readLock(ctx context.Context, id int64) error {
 	start := time.Now()
 	l, err := c.api.Lock(ctx, id)
 	if err != nil {
@@ -322,7 +323,7 @@ func (c *Controller) readLock(ctx context.Context, id int64) error {
 }
 
 // callback is the registration tedee2mqtt wants on the bridge.
-func (c *Controller) callback() tedeeapi.Callback {
+func (c *Driver) callback() tedeeapi.Callback {
 	cb := tedeeapi.Callback{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/webhook/" + c.opts.Bridge,
 		Method: c.opts.CallbackMethod, Headers: []map[string]string{}}
 	if c.opts.Secret != "" {
@@ -334,7 +335,7 @@ func (c *Controller) callback() tedeeapi.Callback {
 // EnsureCallback makes sure exactly one registration with our URL exists and is as configured.
 // Only our own registrations are ever changed, one by one: never PUT /callback, which would
 // replace every integration's.
-func (c *Controller) EnsureCallback(ctx context.Context) error {
+func (c *Driver) EnsureCallback(ctx context.Context) error {
 	want := c.callback()
 	cbs, err := c.api.Callbacks(ctx)
 	if err != nil {

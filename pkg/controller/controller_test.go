@@ -38,7 +38,7 @@ func (p *published) topics() map[string]string {
 	return out
 }
 
-func setup(t *testing.T, opts Options) (*Controller, *fakebridge.Bridge, *published) {
+func setup(t *testing.T, opts Options) (*Driver, *fakebridge.Bridge, *published) {
 	t.Helper()
 	fb := fakebridge.New(fakebridge.Options{Token: "tok", Name: "B", Serial: "10000001-000001", TimeScale: 0.01,
 		Locks: []fakebridge.Lock{

@@ -65,7 +65,7 @@ func (r *Router) dispatch(serial string, req request, log *zap.Logger, done func
 			return
 		}
 	}
-	var ctrl *Controller
+	var ctrl *Driver
 	for _, c := range r.controllers {
 		if c.Owns(serial) {
 			ctrl = c

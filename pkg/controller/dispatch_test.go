@@ -23,7 +23,7 @@ func TestSubmit(t *testing.T) {
 	fb.InjectFault(1, fakebridge.FaultSlow, 1, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := NewRouter(ctx, "tedee", []*Controller{c}, pub.Publish, nil, zap.NewNop())
+	r := NewRouter(ctx, "tedee", []*Driver{c}, pub.Publish, nil, zap.NewNop())
 
 	r.Handle("tedee/L-1/set", []byte("unlock"), false) // runs (slowly)
 	r.Handle("tedee/L-1/set", []byte("lock"), false)   // waits

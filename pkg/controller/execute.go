@@ -52,7 +52,7 @@ const minReadTime = 3 * time.Second
 //   - pull: pulls the spring of an unlocked lock.
 //   - open: reads the lock, then from unlocked pulls; from locked or semi-locked unlocks and then
 //     pulls once the lock reports unlocked: the one-step unlatch.
-func (c *Controller) Execute(ctx context.Context, serial, command string, startBy time.Time) (string, error) {
+func (c *Driver) Execute(ctx context.Context, serial, command string, startBy time.Time) (string, error) {
 	id, ok := c.lockID(serial)
 	if !ok {
 		return "", ErrUnknownLock
@@ -95,7 +95,7 @@ func (c *Controller) Execute(ctx context.Context, serial, command string, startB
 
 // execution is one command being executed.
 type execution struct {
-	c       *Controller
+	c       *Driver
 	parent  context.Context // the caller's: outlives the command, for reading back a lost answer
 	ctx     context.Context // bounded by CommandTimeout
 	serial  string

@@ -28,7 +28,7 @@ type health struct {
 }
 
 // Health returns the bridge's health now.
-func (c *Controller) Health() Health {
+func (c *Driver) Health() Health {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h := Health{Bridge: c.opts.Bridge, API: c.health.api, LastError: c.health.lastError, Callback: c.health.callback,
@@ -50,7 +50,7 @@ func (c *Controller) Health() Health {
 }
 
 // recordSync notes a sync's outcome.
-func (c *Controller) recordSync(at time.Time, firmware string, err error) {
+func (c *Driver) recordSync(at time.Time, firmware string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.health.api = err == nil
@@ -65,7 +65,7 @@ func (c *Controller) recordSync(at time.Time, firmware string, err error) {
 }
 
 // recordCallback notes a callback check's outcome.
-func (c *Controller) recordCallback(err error) {
+func (c *Driver) recordCallback(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
