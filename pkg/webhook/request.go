@@ -59,6 +59,9 @@ func (s *Server) serve(c echo.Context, source, malformed string, in intake) erro
 			r = &refusal{event: EventInvalid, outcome: OutcomeInvalid, status: http.StatusBadRequest, msg: err.Error()}
 		}
 		event, outcome = r.event, r.outcome
+		if r.status != http.StatusBadRequest { // malformed ones are logged above, with why
+			s.refusals.note(log, r.status, s.redact(r.msg), time.Now())
+		}
 		return jsonError(c, r.status, r.msg)
 	}
 	route, err := in.admit(c)

@@ -140,6 +140,7 @@ type Server struct {
 	secrets             map[string]*[sha256.Size]byte
 	secret, cloudSecret [sha256.Size]byte
 	anySecret           bool // some bridge route requires a secret
+	refusals            refusalLog
 }
 
 // New binds the listener at once, so that a port in use is reported at startup and tests can
