@@ -87,7 +87,7 @@ var invalidFiles = map[string][]string{
 		`mqtt.tls.key_file: is only used with ssl://, tls://, mqtts:// or wss://; the embedded broker connects in plain text`,
 	},
 	"invalid-limits.yaml": {
-		`http.max_locks_per_bridge: must be between 1 and 1000 (got 0)`,
+		`http.max_locks_per_bridge: must be between 1 and 10000 (got 0)`,
 		`http.max_conns_per_ip: must be between 1 and 4096 (got 5000)`,
 	},
 	"invalid-topics.yaml": {

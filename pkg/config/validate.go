@@ -26,8 +26,9 @@ var (
 	lockSerial   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	hostLabel    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$`)
 	maxBodyBytes = int64(10 << 20)
-	// maxLocksPerBridge keeps every bridge's share within the store's MaxLocks (10,000).
-	maxLocksPerBridge = 1000
+	// maxLocksPerBridge is the store's MaxLocks: a property manager's cloud-only locks all count
+	// under the cloud's share, and may be thousands.
+	maxLocksPerBridge = 10000
 	maxConnsPerIP     = 4096
 	maxClientIDLen    = 65535
 )
