@@ -284,3 +284,19 @@ func TestRetainedSurvivesRestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFreshStoreLogsNoError: a new store (the first start with a data_dir) logs no error line:
+// mochi's storage hook reports the server info it has not saved yet, which is not an error.
+func TestFreshStoreLogsNoError(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	b, err := Start("127.0.0.1:0", Options{StorePath: filepath.Join(t.TempDir(), "broker.db")}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, e := range logs.All() {
+		if e.Level >= zap.ErrorLevel {
+			t.Errorf("a fresh store logged %s: %s %v", e.Level, e.Message, e.ContextMap())
+		}
+	}
+}

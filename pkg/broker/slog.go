@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -54,7 +56,13 @@ func (h *zapHandler) Handle(_ context.Context, r slog.Record) error {
 		// "error" attribute; give the line something searchable.
 		msg = "client connection ended with error"
 	}
-	ce := h.log.Check(zapLevel(r.Level), "mqtt: "+msg)
+	level := zapLevel(r.Level)
+	if msg == "failed to get data" && attrContains(r, "error", "key not found") {
+		// The storage hook reads its saved server info at every start; a new store
+		// (data_dir/broker.db) has none yet. Nothing went wrong: not an error a user should see.
+		level = zapcore.DebugLevel
+	}
+	ce := h.log.Check(level, "mqtt: "+msg)
 	if ce == nil {
 		return nil
 	}
@@ -70,6 +78,19 @@ func (h *zapHandler) Handle(_ context.Context, r slog.Record) error {
 	})
 	ce.Write(fields...)
 	return nil
+}
+
+// attrContains reports whether the record has an attribute key whose value's text contains sub.
+func attrContains(r slog.Record, key, sub string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key && strings.Contains(fmt.Sprint(a.Value.Resolve().Any()), sub) {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
 }
 
 func (h *zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
