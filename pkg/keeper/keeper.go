@@ -71,8 +71,9 @@ func (k *Keeper) change(f func(s *state.Store) []state.Message) {
 	k.changed = make(chan struct{})
 }
 
-// Changed returns a channel that is closed at the next change published, for those who wait for
-// a lock to report something (command confirmations) or follow the state (status page).
+// Changed returns a channel that is closed at the next change published, for those who follow
+// the state: state.json, the operator API and the status page. (A command still polls LockState
+// for its confirmation.)
 func (k *Keeper) Changed() <-chan struct{} {
 	k.mu.Lock()
 	defer k.mu.Unlock()
