@@ -24,6 +24,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"go.etcd.io/bbolt"
 	"go.uber.org/zap"
 )
@@ -47,6 +48,7 @@ const storeLockTimeout = 2 * time.Second
 // Broker is a running embedded MQTT broker. Create it with Start and stop it with Close.
 type Broker struct {
 	server *mqtt.Server
+	ln     net.Listener
 	addr   string
 	log    *zap.Logger
 
@@ -119,7 +121,7 @@ func Start(addr string, opts Options, log *zap.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("embedded MQTT broker: serve on %s: %w", ln.Addr(), err)
 	}
 
-	b := &Broker{server: server, addr: ln.Addr().String(), log: log}
+	b := &Broker{server: server, ln: ln, addr: ln.Addr().String(), log: log}
 	log.Info("embedded MQTT broker listening",
 		zap.String("addr", b.addr), zap.Bool("anonymous", opts.Username == ""),
 		zap.String("mochi_version", mqtt.Version))
@@ -132,11 +134,39 @@ func (b *Broker) Addr() string {
 	return b.addr
 }
 
+// disconnectAll stops accepting connections, disconnects every client, and waits (briefly) until
+// the client list stops shrinking. mochi 2.7.9's Close lists the clients under a read lock that it
+// takes twice (Clients.GetByListener calls Len); a client whose connection ends in between wants
+// the write lock to leave the list, and the two deadlock. Seen once in CI. Letting the clients
+// leave first means none is leaving while Close lists them.
+func (b *Broker) disconnectAll() {
+	_ = b.ln.Close() // mochi closes it again in Close; that second close is harmless
+	clients := b.server.Clients.GetAll()
+	for _, cl := range clients {
+		if !cl.Closed() {
+			_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+	if len(clients) == 0 {
+		return
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for last := -1; time.Now().Before(deadline); {
+		n := b.server.Clients.Len()
+		if n == last { // stable: whoever was leaving has left (persistent sessions stay listed)
+			return
+		}
+		last = n
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Close stops accepting connections, disconnects all clients and releases the port. Retained messages
 // are lost. It is safe to call more than once (mochi's own Close panics on a second call) and from
 // several goroutines; later calls return the first call's result.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
+		b.disconnectAll()
 		if err := b.server.Close(); err != nil {
 			b.closeErr = fmt.Errorf("embedded MQTT broker: close %s: %w", b.addr, err)
 			return
