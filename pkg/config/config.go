@@ -143,8 +143,19 @@ type Cloud struct {
 	PathSecret string `yaml:"path_secret"`
 	// PathSecretFile is a file PathSecret is read from (mutually exclusive with PathSecret).
 	PathSecretFile string `yaml:"path_secret_file"`
-	// Devices maps a Tedee device id (decimal string) to the lock serial number.
+	// Devices maps a Tedee device id (decimal string) to the lock serial number. With an API key
+	// the Cloud API's device list maps them instead; these entries still apply before it is read.
 	Devices map[string]string `yaml:"devices"`
+	// APIKey is a Tedee personal access key (never logged): it enables the Cloud API features
+	// (who opened the door, firmware, settings, accessory batteries, cloud commands).
+	APIKey string `yaml:"api_key"`
+	// APIKeyFile is a file APIKey is read from (mutually exclusive with APIKey).
+	APIKeyFile string `yaml:"api_key_file"`
+	// APIURL is the Cloud API's base URL (tests and the demo point it at a fake).
+	APIURL string `yaml:"api_url"`
+	// RequestsPerHour caps the requests sent to the Cloud API; Tedee allows 700 per account and
+	// hour, shared by every integration of the account.
+	RequestsPerHour int `yaml:"requests_per_hour"`
 }
 
 // Commands bounds how long lock commands may take.
@@ -180,7 +191,7 @@ func Default() Config {
 			StatusTopic:     "homeassistant/status",
 		},
 		Bridges:  []Bridge{},
-		Cloud:    Cloud{Devices: map[string]string{}},
+		Cloud:    Cloud{Devices: map[string]string{}, APIURL: "https://api.tedee.com", RequestsPerHour: 600},
 		Commands: Commands{QueueTimeout: 5 * time.Second, Timeout: 30 * time.Second},
 		Locks:    map[string]LockPolicy{},
 		DataDir:  "./data",

@@ -250,6 +250,7 @@ func wantGood() Config {
 		Enabled:    true,
 		PathSecret: "test-path-secret-0123456789",
 		Devices:    map[string]string{"12345": "10000-20000", "67890": "SERIAL-2"},
+		APIURL:     "https://api.tedee.com", RequestsPerHour: 600,
 	}
 	return want
 }
@@ -642,10 +643,14 @@ func TestEnvNames(t *testing.T) {
 		"TEDEE2MQTT_BRIDGES_0_TOKEN",
 		"TEDEE2MQTT_BRIDGES_0_TOKEN_FILE",
 		"TEDEE2MQTT_BRIDGES_0_TOKEN_MODE",
+		"TEDEE2MQTT_CLOUD_API_KEY",
+		"TEDEE2MQTT_CLOUD_API_KEY_FILE",
+		"TEDEE2MQTT_CLOUD_API_URL",
 		"TEDEE2MQTT_CLOUD_DEVICES",
 		"TEDEE2MQTT_CLOUD_ENABLED",
 		"TEDEE2MQTT_CLOUD_PATH_SECRET",
 		"TEDEE2MQTT_CLOUD_PATH_SECRET_FILE",
+		"TEDEE2MQTT_CLOUD_REQUESTS_PER_HOUR",
 		"TEDEE2MQTT_COMMANDS_QUEUE_TIMEOUT",
 		"TEDEE2MQTT_COMMANDS_TIMEOUT",
 		"TEDEE2MQTT_DATA_DIR",
@@ -854,5 +859,31 @@ func TestValidListen(t *testing.T) {
 		if got := validListen(addr); got != want {
 			t.Errorf("validListen(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+func TestCloudAPISettings(t *testing.T) {
+	const key = "smnxaz.IWA6u00VLQmA8tlfioDXcH+bSiI6u8LgTG9cv3Evh/E" // the documentation's example key
+	got, err := Load("", []string{"TEDEE2MQTT_CLOUD_API_KEY=" + key, "TEDEE2MQTT_CLOUD_REQUESTS_PER_HOUR=120",
+		"TEDEE2MQTT_CLOUD_API_URL=http://127.0.0.1:9999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cloud.APIKey != key || got.Cloud.RequestsPerHour != 120 || got.Cloud.APIURL != "http://127.0.0.1:9999" {
+		t.Errorf("cloud = %+v", got.Cloud)
+	}
+	_, err = Load("", []string{"TEDEE2MQTT_CLOUD_API_KEY=Bearer abc", "TEDEE2MQTT_CLOUD_REQUESTS_PER_HOUR=1000",
+		"TEDEE2MQTT_CLOUD_API_URL=http://api.tedee.com"})
+	for _, want := range []string{
+		"cloud.api_key: must be a Tedee personal access key",
+		"cloud.requests_per_hour: must be between 1 and 700, Tedee's limit per account and hour (got 1000)",
+		"cloud.api_url: must be https://",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to contain %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "Bearer abc") {
+		t.Errorf("the error repeats the key: %v", err)
 	}
 }

@@ -26,7 +26,8 @@ func secretPairs(cfg *Config) []secretPair {
 		p := fmt.Sprintf("bridges[%d]", i)
 		pairs = append(pairs, secretPair{p + ".token", p + ".token_file", &b.Token, &b.TokenFile})
 	}
-	return append(pairs, secretPair{"cloud.path_secret", "cloud.path_secret_file", &cfg.Cloud.PathSecret, &cfg.Cloud.PathSecretFile})
+	return append(pairs, secretPair{"cloud.path_secret", "cloud.path_secret_file", &cfg.Cloud.PathSecret, &cfg.Cloud.PathSecretFile},
+		secretPair{"cloud.api_key", "cloud.api_key_file", &cfg.Cloud.APIKey, &cfg.Cloud.APIKeyFile})
 }
 
 // readSecretFiles fills each secret whose *_file setting is set from that

@@ -268,6 +268,15 @@ func (c Config) validateCloud(ps *problems) {
 	if cl.PathSecret != "" && !pathSecret.MatchString(cl.PathSecret) {
 		ps.add("cloud.path_secret", "must be at least 16 characters of [A-Za-z0-9_-]")
 	}
+	if cl.APIKey != "" && !apiKey.MatchString(cl.APIKey) {
+		ps.add("cloud.api_key", "must be a Tedee personal access key (a prefix, a dot, then base64, as portal.tedee.com/personal-access-keys shows it once)")
+	}
+	if problem := cloudURLProblem(cl.APIURL); problem != "" {
+		ps.add("cloud.api_url", "%s", problem)
+	}
+	if cl.RequestsPerHour < 1 || cl.RequestsPerHour > 700 {
+		ps.add("cloud.requests_per_hour", "must be between 1 and 700, Tedee's limit per account and hour (got %d)", cl.RequestsPerHour)
+	}
 	ids := make([]string, 0, len(cl.Devices))
 	for id := range cl.Devices {
 		ids = append(ids, id)
@@ -286,6 +295,28 @@ func (c Config) validateCloud(ps *problems) {
 			ps.add(p, "must be a lock serial of [A-Za-z0-9_-], 1-64 characters")
 		}
 	}
+}
+
+// apiKey is the shape of a personal access key: "smnxaz.IWA6u00VLQmA8tlfioDXcH+bSiI6u8LgTG9cv3Evh/E".
+// Checked loosely (a prefix, a dot, base64) so that a pasted token of another kind, or one with a
+// line break in it, is caught here rather than as a 401 an hour later.
+var apiKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9+/_=-]{8,512}$`)
+
+// cloudURLProblem says what is wrong with cloud.api_url, or "". https is required except on
+// loopback (the fake cloud of the tests and the demo): the key travels in every request.
+func cloudURLProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "" || u.Hostname() == "":
+		return fmt.Sprintf("must be an absolute URL such as https://api.tedee.com (got %q)", s)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		return "must be https:// (the personal access key is sent with every request); http:// only on loopback"
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Sprintf("must be an https:// URL (got scheme %q)", u.Scheme)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "must not have a query or a fragment"
+	}
+	return ""
 }
 
 func validateTopic(ps *problems, path, topic string) {
