@@ -54,6 +54,7 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		l.newest = ts
 	}
 	msgs = append(msgs, s.lockDiscovery(l, false)...)
+	s.notifyState(l, changed)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))
 	}

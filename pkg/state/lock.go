@@ -60,6 +60,7 @@ type lock struct {
 	name       string
 	firmware   string
 	rssi       *int // signal strength to its bridge, dBm; nil until a reading reports it
+	cloud      *cloudFacts
 	updatedAt  time.Time
 	newest     time.Time // the newest event time applied, any kind
 	// applied holds, per kind, the time of the newest event applied; seen says whether there was
@@ -206,7 +207,7 @@ func (l *lock) knownFacts() []fact {
 			out = append(out, f.fact)
 		}
 	}
-	return out
+	return append(out, l.cloudKnown()...)
 }
 
 // pulls reports whether the lock can pull its spring: its settings say so, or, without settings,

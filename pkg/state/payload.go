@@ -30,6 +30,11 @@ type LockJSON struct {
 	Charging  *bool   `json:"charging"`
 	Connected *bool   `json:"connected"`
 	Bridge    *string `json:"bridge"` // null when only the Tedee Cloud has reported the lock
+	// Who last moved the lock and how, and when, from the Cloud API's activity log; left out
+	// until it says (setups without the Cloud API never see them).
+	LastUser   *string `json:"last_user,omitempty"`
+	LastSource *string `json:"last_source,omitempty"`
+	LastMoved  *string `json:"last_moved,omitempty"`
 	UpdatedAt string  `json:"updated_at"`
 	Timestamp string  `json:"timestamp"`
 	// Timestamps holds the newest event time applied per kind of fact (status, battery, charging,
@@ -88,6 +93,8 @@ func (s *Store) factMessage(l *lock, f fact) Message {
 		payload = strconv.Itoa(*l.rssi)
 	case factFirmware:
 		payload = l.firmware
+	default:
+		payload = l.cloudPayload(f)
 	}
 	return Message{Topic: s.topic(l.serial, string(f)), Payload: []byte(payload), Retain: true}
 }
@@ -116,6 +123,10 @@ func (l *lock) view() LockJSON {
 	}
 	if l.name != "" {
 		j.Name = new(l.name)
+	}
+	if c := l.cloud; c != nil && !c.lastMoved.IsZero() {
+		j.LastUser, j.LastSource = copyOf(c.lastUser), copyOf(c.lastSource)
+		j.LastMoved = new(c.lastMoved.UTC().Format(timeLayout))
 	}
 	for k := kind(0); k < numKinds; k++ {
 		if l.seen[k] {

@@ -62,6 +62,7 @@ func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
 	}
 	// Snapshots from before per-kind times (or planted ones without them) only fill gaps.
 	l.fillFrom(j)
+	l.restoreLastMoved(j, now)
 	if l.id == 0 {
 		s.identify(l, j.ID)
 	}
@@ -143,5 +144,23 @@ const maxSnapshotBytes = 16 << 10
 func fill[T any](dst **T, v *T) {
 	if *dst == nil {
 		*dst = copyOf(v)
+	}
+}
+
+// restoreLastMoved takes who last moved the lock from a snapshot newer than what is known, so that
+// last_user survives a restart and the activity log is not replayed after it.
+func (l *lock) restoreLastMoved(j LockJSON, now time.Time) {
+	if j.LastMoved == nil || j.LastUser == nil || j.LastSource == nil {
+		return
+	}
+	at, err := time.Parse(time.RFC3339Nano, *j.LastMoved)
+	user, okUser := deviceName(*j.LastUser)
+	source, okSource := text(*j.LastSource, 32)
+	if err != nil || !okUser || !okSource {
+		return
+	}
+	at = clampFuture(at, now)
+	if c := l.cloudFacts(); at.After(c.lastMoved) {
+		c.lastMoved, c.lastUser, c.lastSource = at, &user, &source
 	}
 }

@@ -38,7 +38,9 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	l, created := s.listedLock(snap.Serial)
 	described := l.described()
 	s.identify(l, snap.ID)
-	l.bridge = bridgeName
+	if bridgeName != "" { // the Tedee Cloud's readings do not say which bridge the lock talks through
+		l.bridge = bridgeName
+	}
 	if snap.DeviceType != 0 {
 		l.deviceType = snap.DeviceType
 	}
@@ -53,7 +55,9 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if l.farAhead(ts) {
 		// A reading is the bridge's present: times far ahead of it were stamped by a clock the
 		// bridge no longer has.
-		s.followClock(s.bridgeNamed(bridgeName), ts, now)
+		if bridgeName != "" {
+			s.followClock(s.bridgeNamed(bridgeName), ts, now)
+		}
 		l.rewind(ts)
 	}
 	applied, seen, newest := l.applied, l.seen, l.newest
@@ -80,8 +84,12 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if ts.After(l.newest) {
 		l.newest = ts
 	}
-	msgs := s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
+	var msgs []Message
+	if bridgeName != "" {
+		msgs = s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
+	}
 	msgs = append(msgs, s.lockDiscovery(l, false)...)
+	s.notifyState(l, changed)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))
 	}

@@ -60,6 +60,7 @@ type Store struct {
 	seed         maphash.Seed // for the digests of published discovery configs
 	// onClockBack, when set, is told when a bridge's clock went back (clock.go).
 	onClockBack func(bridge string, from, to, now time.Time)
+	onState     func(serial string) // cloud.go
 }
 
 // New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
