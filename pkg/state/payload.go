@@ -35,8 +35,8 @@ type LockJSON struct {
 	LastUser   *string `json:"last_user,omitempty"`
 	LastSource *string `json:"last_source,omitempty"`
 	LastMoved  *string `json:"last_moved,omitempty"`
-	UpdatedAt string  `json:"updated_at"`
-	Timestamp string  `json:"timestamp"`
+	UpdatedAt  string  `json:"updated_at"`
+	Timestamp  string  `json:"timestamp"`
 	// Timestamps holds the newest event time applied per kind of fact (status, battery, charging,
 	// connection), so the ordering rule can survive a restart.
 	Timestamps map[string]string `json:"timestamps"`
