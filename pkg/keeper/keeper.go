@@ -31,6 +31,9 @@ type Options struct {
 	// Log, when set, is told what a user should know of the state: a bridge whose clock went
 	// back and is followed again.
 	Log *zap.Logger
+	// OnStateChange, when set, is told that a lock reported a state (package account then fetches
+	// who did it). It is called with the keeper's lock held: it must not block.
+	OnStateChange func(serial string)
 }
 
 // Keeper applies and publishes every change. It is safe for concurrent use.
@@ -52,6 +55,9 @@ func New(store *state.Store, out Publisher, opts Options) *Keeper {
 				zap.String("bridge", bridge), zap.Time("newest_before", from), zap.Time("bridge_time", to),
 				zap.Time("our_time", now))
 		})
+	}
+	if opts.OnStateChange != nil {
+		store.OnStateChange(opts.OnStateChange)
 	}
 	return &Keeper{store: store, out: out, devices: opts.CloudDevices,
 		seen: newRecent(dedupEntries, dedupWindow), changed: make(chan struct{})}

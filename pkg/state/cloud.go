@@ -343,3 +343,9 @@ func (s *Store) notifyState(l *lock, changed facts) {
 		s.onState(l.serial)
 	}
 }
+
+// Bridged reports whether a bridge of tedee2mqtt reports the lock.
+func (s *Store) Bridged(serial string) bool {
+	l, ok := s.locks[serial]
+	return ok && l.bridge != ""
+}
