@@ -44,6 +44,7 @@ type Router struct {
 	ctx         context.Context // the service's lifetime: commands stop when it ends
 	base        string
 	controllers []*Driver
+	cloud       Executor // nil without cloud.api_key
 	publish     func(...state.Message)
 	observe     func(command string, ok bool) // may be nil
 	log         *zap.Logger

@@ -65,16 +65,11 @@ func (r *Router) dispatch(serial string, req request, log *zap.Logger, done func
 			return
 		}
 	}
-	var ctrl *Driver
-	for _, c := range r.controllers {
-		if c.Owns(serial) {
-			ctrl = c
-		}
-	}
+	ctrl, via := r.executor(serial)
 	if ctrl == nil {
-		msg := "no Bridge API configured: set bridges[].host and token to send commands"
-		if len(r.controllers) > 0 {
-			msg = "lock not reported by any configured bridge: check the serial, and that the lock is paired with a bridge tedee2mqtt uses"
+		msg := "no Bridge API configured: set bridges[].host and token (or cloud.api_key) to send commands"
+		if len(r.controllers) > 0 || r.cloud != nil {
+			msg = "lock not reported by any configured bridge nor the Tedee Cloud account: check the serial, and that the lock is paired with a bridge tedee2mqtt uses"
 		}
 		reply(Result{Command: req.Command, Transaction: req.Transaction, Error: msg})
 		return
@@ -114,9 +109,9 @@ func (r *Router) dispatch(serial string, req request, log *zap.Logger, done func
 			}
 		}
 		defer r.release(serial, q)
-		log.Info("executing command")
+		log.Info("executing command", zap.String("via", via))
 		st, err := ctrl.Execute(r.ctx, serial, req.Command, startBy)
-		res := Result{Command: req.Command, Transaction: req.Transaction, OK: err == nil, Via: "bridge", State: st}
+		res := Result{Command: req.Command, Transaction: req.Transaction, OK: err == nil, Via: via, State: st}
 		switch {
 		case errors.Is(err, ErrExpired):
 			res.Via = "" // never sent
@@ -134,4 +129,34 @@ func (r *Router) dispatch(serial string, req request, log *zap.Logger, done func
 		}
 		reply(res)
 	}()
+}
+
+// Executor runs commands for the locks it owns: a bridge's Driver, or the Tedee Cloud account.
+type Executor interface {
+	Owns(serial string) bool
+	Execute(ctx context.Context, serial, command string, startBy time.Time) (string, error)
+}
+
+// SetCloud sets the Tedee Cloud account that runs commands for a lock whose Bridge API is absent
+// or unreachable; call it before the first command.
+func (r *Router) SetCloud(e Executor) { r.cloud = e }
+
+// executor chooses who runs a lock's command: the bridge whose API lists the lock while that API
+// answers; else the Tedee Cloud when the account has the lock. A bridge that cannot be reached is
+// known from its last sync, before anything is sent: a command is never sent twice, once to each.
+func (r *Router) executor(serial string) (Executor, string) {
+	var ctrl *Driver
+	for _, c := range r.controllers {
+		if c.Owns(serial) {
+			ctrl = c
+		}
+	}
+	cloud := r.cloud != nil && r.cloud.Owns(serial)
+	switch {
+	case ctrl != nil && (ctrl.Health().API || !cloud):
+		return ctrl, "bridge"
+	case cloud:
+		return r.cloud, "cloud"
+	}
+	return nil, ""
 }
