@@ -13,7 +13,8 @@ import (
 )
 
 // The rules below are Home Assistant's, as far as they can be encoded (see the MQTT discovery,
-// lock, sensor and binary_sensor schemas). Home Assistant drops unknown keys silently and rejects a
+// lock, sensor, binary_sensor, event, update, switch and number schemas; the last four in
+// components.go). Home Assistant drops unknown keys silently and rejects a
 // whole config for some mistakes, so a config that passes here is one it will take as meant.
 
 // configTopic is Home Assistant's TOPIC_MATCHER for single-component discovery topics.
@@ -36,12 +37,28 @@ var componentKeys = map[string]map[string]bool{
 		"expire_after", "force_update", "last_reset_value_template", "options", "suggested_display_precision"),
 	"binary_sensor": set("state_topic", "value_template", "device_class", "payload_on", "payload_off",
 		"off_delay", "expire_after", "force_update"),
+	// The rest: see components.go. event.py: MQTT_RO_SCHEMA + device_class, event_types.
+	"event": set("state_topic", "value_template", "device_class", "event_types"),
+	// update.py: MQTT_RO_SCHEMA (so state_topic is required) + the keys below.
+	"update": set("state_topic", "value_template", "command_topic", "device_class", "display_precision",
+		"latest_version_template", "latest_version_topic", "payload_install", "release_summary",
+		"release_url", "retain", "title"),
+	// switch.py and number.py: MQTT_RW_SCHEMA (command_topic, optimistic, retain, state_topic) + these.
+	"switch": set("command_topic", "optimistic", "retain", "state_topic", "command_template",
+		"payload_on", "payload_off", "state_on", "state_off", "value_template", "device_class"),
+	"number": set("command_topic", "optimistic", "retain", "state_topic", "command_template",
+		"device_class", "min", "max", "mode", "payload_reset", "step", "unit_of_measurement",
+		"value_template"),
 }
 
 var requiredKeys = map[string][]string{
 	"lock":          {"command_topic"},
 	"sensor":        {"state_topic"},
 	"binary_sensor": {"state_topic"},
+	"event":         {"state_topic", "event_types"},
+	"update":        {"state_topic"},
+	"switch":        {"command_topic"},
+	"number":        {"command_topic"},
 }
 
 var sensorClasses = set("date", "enum", "timestamp", "apparent_power", "aqi", "area", "atmospheric_pressure",
@@ -145,6 +162,8 @@ func Validate(topic string, payload []byte) error {
 		if class != "" && !binarySensorClasses[class] {
 			fail("binary_sensor device_class %q unknown", class)
 		}
+	default:
+		checkComponent(component, c, fail)
 	}
 	if cat, ok := c["entity_category"].(string); ok {
 		if cat != "diagnostic" && cat != "config" {
