@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
@@ -40,6 +41,12 @@ type Lock struct {
 	CanPull    bool   // pull spring enabled, or seen pulling
 	DoorPaired bool   // a door sensor has reported a paired state
 	HasRSSI    bool   // a Bridge API reading has reported its signal strength
+	// The Cloud API's (contract §8): see cloud.go.
+	Cloud             bool     // its activity is followed: Activity, Last user, Last trigger
+	Update            bool     // the cloud reports its firmware: an update entity
+	Settings          []string // the settings keys the lock reported: an entity for each of these only
+	DoorSensorBattery bool     // a door sensor is paired: its battery
+	KeypadBattery     bool     // a keypad is paired: its battery
 }
 
 // Bridge is what discovery needs to know about a bridge.
@@ -50,6 +57,7 @@ type Bridge struct {
 	Firmware string
 	Segment  string // its topic segment: the serial when known, else the name
 	API      bool   // read through the Bridge API: it has the API's diagnostic entities
+	Update   bool   // the Cloud API reports its firmware: an update entity
 }
 
 // Config is one entity's discovery config.
@@ -94,9 +102,13 @@ const (
 	EntityClock    Entity = "clock_skew_ms"
 )
 
-// LockEntities lists every entity a lock can have, in publishing order.
+// LockEntities lists every entity a lock can have, in publishing order: what it is, then who moved
+// it and its accessories, then its settings, then its firmware and diagnostics.
 var LockEntities = []Entity{EntityLock, EntityBattery, EntityCharging, EntityConnectivity,
-	EntityJammed, EntityDoor, EntityLockState, EntityRSSI, EntityFirmware}
+	EntityJammed, EntityDoor, EntityLockState, EntityActivity, EntityLastUser, EntityLastSource,
+	EntityDoorSensorBattery, EntityKeypadBattery, EntityAutoLock, EntityAutoLockDelay, EntityButtonLock,
+	EntityButtonUnlock, EntityPullSpring, EntityPullSpringDuration, EntityAutoPull, EntityPostponedLock,
+	EntityPostponedLockDelay, EntityUpdate, EntityRSSI, EntityFirmware}
 
 type device struct {
 	Identifiers  []string `json:"identifiers"`
@@ -143,6 +155,13 @@ type entity struct {
 	StateClass       string         `json:"state_class,omitempty"`
 	Unit             string         `json:"unit_of_measurement,omitempty"`
 	Options          []string       `json:"options,omitempty"`
+	EventTypes       []string       `json:"event_types,omitempty"`
+	StateOn          string         `json:"state_on,omitempty"`
+	StateOff         string         `json:"state_off,omitempty"`
+	Min              *float64       `json:"min,omitempty"`
+	Max              *float64       `json:"max,omitempty"`
+	Step             *float64       `json:"step,omitempty"`
+	Mode             string         `json:"mode,omitempty"`
 	EntityCategory   string         `json:"entity_category,omitempty"`
 	QoS              int            `json:"qos"`
 	Retain           *bool          `json:"retain,omitempty"`
@@ -201,10 +220,18 @@ func (o Options) lockDevice(l Lock) device {
 
 // Component returns the Home Assistant component of an entity.
 func Component(e Entity) string {
+	if s, ok := settings[e]; ok {
+		return s.component()
+	}
 	switch e {
 	case EntityLock:
 		return "lock"
-	case EntityBattery, EntityLockState, EntityRSSI, EntityFirmware, EntityLastSync, EntityCallback, EntityClock:
+	case EntityActivity:
+		return "event"
+	case EntityUpdate:
+		return "update"
+	case EntityBattery, EntityLockState, EntityRSSI, EntityFirmware, EntityLastSync, EntityCallback, EntityClock,
+		EntityLastUser, EntityLastSource, EntityDoorSensorBattery, EntityKeypadBattery:
 		return "sensor"
 	default:
 		return "binary_sensor"
@@ -212,9 +239,21 @@ func Component(e Entity) string {
 }
 
 // LockWants reports whether a lock should have an entity: charging only on a Lock PRO (a GO
-// cannot charge), the door only once a door sensor has reported a paired state.
+// cannot charge), the door only once a door sensor has reported a paired state, the Cloud API's
+// entities only for what the cloud reports, a setting only once the lock has reported it.
 func LockWants(l Lock, e Entity) bool {
+	if _, ok := settings[e]; ok {
+		return slices.Contains(l.Settings, string(e))
+	}
 	switch e {
+	case EntityActivity, EntityLastUser, EntityLastSource:
+		return l.Cloud
+	case EntityUpdate:
+		return l.Update
+	case EntityDoorSensorBattery:
+		return l.DoorSensorBattery
+	case EntityKeypadBattery:
+		return l.KeypadBattery
 	case EntityCharging:
 		return l.Model == "lock_pro"
 	case EntityDoor:
@@ -229,7 +268,7 @@ func LockWants(l Lock, e Entity) bool {
 
 // LockConfig returns the discovery config of one entity of a lock.
 func (o Options) LockConfig(l Lock, e Entity) Config {
-	topic := func(leaf string) string { return o.Base + "/" + l.Serial + "/" + leaf }
+	topic := func(leaf string) string { return o.lockTopic(l, leaf) }
 	uid := o.UniqueID(l.Serial, e)
 	component := Component(e)
 	c := entity{
@@ -300,12 +339,17 @@ func (o Options) LockConfig(l Lock, e Entity) Config {
 		c.Name = name("Firmware")
 		c.StateTopic, c.EntityCategory = topic("firmware"), "diagnostic"
 		c.EnabledByDefault = new(false) // the device page shows it already
+	default:
+		o.cloudEntity(l, e, &c)
 	}
 	return Config{Topic: o.ConfigTopic(component, uid), Payload: marshal(c)}
 }
 
+// lockTopic is one of a lock's state topics.
+func (o Options) lockTopic(l Lock, leaf string) string { return o.Base + "/" + l.Serial + "/" + leaf }
+
 // BridgeConfigs returns the discovery configs of a bridge: its device with the cloud link as a
-// connectivity sensor.
+// connectivity sensor, its firmware update when the Cloud API reports it, and its API diagnostics.
 func (o Options) BridgeConfigs(b Bridge) []Config {
 	uid := o.UniqueID("bridge_"+b.Name, EntityCloud)
 	name := "Cloud connection"
@@ -323,6 +367,9 @@ func (o Options) BridgeConfigs(b Bridge) []Config {
 		QoS: o.QoS,
 	}
 	configs := []Config{{Topic: o.ConfigTopic("binary_sensor", uid), Payload: marshal(c)}}
+	if b.Update {
+		configs = append(configs, o.bridgeUpdate(b, c.Device))
+	}
 	if !b.API {
 		return configs
 	}

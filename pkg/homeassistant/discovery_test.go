@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,6 +24,13 @@ var (
 		Name: "Front door", Firmware: "2.2.18086"}
 	lockGo = Lock{Serial: "22510401-000050", Model: "lock_go", Bridge: "home"}
 	bridge = Bridge{Name: "home", Serial: "10000001-000001", Firmware: "2.2.31232", Segment: "10000001-000001"}
+	// lockCloud has every entity the Cloud API brings (contract §8); bridgeCloud its update.
+	lockCloud = Lock{Serial: "22510401-000077", Model: "lock_pro", Bridge: "home", CanPull: true, Name: "Back door",
+		Firmware: "2.2.1", Cloud: true, Update: true, Settings: []string{"auto_lock", "auto_lock_delay", "button_lock",
+			"button_unlock", "pull_spring", "pull_spring_duration", "auto_pull", "postponed_lock", "postponed_lock_delay"},
+		DoorSensorBattery: true, KeypadBattery: true}
+	bridgeCloud = Bridge{Name: "home", Serial: "10000001-000001", Firmware: "2.2.31232", Segment: "10000001-000001",
+		Update: true, API: true}
 )
 
 func lockConfigs(o Options, l Lock) []Config {
@@ -43,6 +51,8 @@ func TestGolden(t *testing.T) {
 		"lock_pro_with_door": lockConfigs(opts, lockPro),
 		"lock_go":            lockConfigs(opts, lockGo),
 		"bridge":             opts.BridgeConfigs(bridge),
+		"lock_cloud":         lockConfigs(opts, lockCloud),
+		"bridge_cloud":       opts.BridgeConfigs(bridgeCloud),
 	} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -112,7 +122,9 @@ func TestUniqueIDs(t *testing.T) {
 	other := opts
 	other.Base = "home/tedee"
 	for _, o := range []Options{opts, other} {
-		for _, c := range append(append(lockConfigs(o, lockPro), lockConfigs(o, lockGo)...), o.BridgeConfigs(bridge)...) {
+		all := slices.Concat(lockConfigs(o, lockPro), lockConfigs(o, lockGo), lockConfigs(o, lockCloud),
+			o.BridgeConfigs(bridgeCloud))
+		for _, c := range all {
 			if err := hacheck.Validate(c.Topic, c.Payload); err != nil {
 				t.Error(err)
 			}
