@@ -122,9 +122,9 @@ func TestIncludes(t *testing.T) {
 		{"?IncludeAccessories=false&IncludeUserSettings=true", false, true},
 	} {
 		var details struct{ Locks []lockPart }
-		s.get("/my/device/details" + tc.query).wantStatus(t, http.StatusOK).result(t, &details)
+		s.get("/my/device/details"+tc.query).wantStatus(t, http.StatusOK).result(t, &details)
 		var one lockPart
-		s.get("/my/lock/1" + tc.query).wantStatus(t, http.StatusOK).result(t, &one)
+		s.get("/my/lock/1"+tc.query).wantStatus(t, http.StatusOK).result(t, &one)
 		for _, got := range []lockPart{details.Locks[0], one} {
 			if (got.Accessories != nil) != tc.accessories || (got.UserSettings != nil) != tc.users {
 				t.Errorf("%q: accessories %v, userSettings %v", tc.query, got.Accessories != nil, got.UserSettings != nil)
@@ -157,8 +157,8 @@ func TestUnreachableLocks(t *testing.T) {
 		isConnected, paired bool
 	}{{"5", false, false}, {"6", false, true}, {"7", false, true}} {
 		var m, sync model
-		s.get("/my/lock/" + tc.id).result(t, &m)
-		s.get("/my/lock/" + tc.id + "/sync").result(t, &sync)
+		s.get("/my/lock/"+tc.id).result(t, &m)
+		s.get("/my/lock/"+tc.id+"/sync").result(t, &sync)
 		for _, got := range []model{m, sync} {
 			if got.DeviceState != nil {
 				t.Errorf("lock %s: deviceState %+v, want null", tc.id, got.DeviceState)
