@@ -200,3 +200,14 @@ func TestUpdateSettingsConflict(t *testing.T) {
 		t.Errorf("server saw %d requests, want 1: the client does not retry", srv.count())
 	}
 }
+
+// TestOperateNotSentIsNotLost: when no connection could be made, the error does not claim the
+// operation might have arrived.
+func TestOperateNotSentIsNotLost(t *testing.T) {
+	srv := newServer(t, answer(202, ""))
+	srv.Close()
+	_, err := newClient(t, srv.URL, 0, nil).Operate(context.Background(), 1, tedeecloud.OpLock, 0)
+	if err == nil || errors.Is(err, tedeecloud.ErrAnswerLost) {
+		t.Errorf("err = %v, want a failure that is not ErrAnswerLost", err)
+	}
+}
