@@ -125,7 +125,8 @@ func (b *budget) stats(now time.Time) Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sent.dropBefore(now.Add(-window))
-	s := Stats{Sent: b.nSent, Skipped: b.nSkipped, RateLimited: b.nRateLimited, UsedLastHour: b.sent.len()}
+	s := Stats{Sent: b.nSent, Skipped: b.nSkipped, RateLimited: b.nRateLimited, UsedLastHour: b.sent.len(),
+		Budget: b.perHour, Reserve: b.reserve}
 	if now.Before(b.blockedUntil) {
 		s.BlockedUntil = b.blockedUntil
 	}

@@ -167,8 +167,8 @@ func TestDefaultBudget(t *testing.T) {
 			}
 		}
 	}
-	if st := c.Stats(); st.Sent != 540 || st.Skipped != 1 {
-		t.Errorf("Stats() = %+v, want 540 sent and the 541st skipped", st)
+	if st := c.Stats(); st.Sent != 540 || st.Skipped != 1 || st.Budget != 600 || st.Reserve != 60 {
+		t.Errorf("Stats() = %+v, want 540 sent and the 541st skipped, of a budget of 600 with 60 reserved", st)
 	}
 }
 

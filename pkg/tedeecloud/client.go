@@ -130,6 +130,9 @@ type Stats struct {
 	Sent, Skipped, RateLimited int64
 	UsedLastHour               int       // requests sent in the sliding hour
 	BlockedUntil               time.Time // zero unless Tedee said to wait and the wait is not over
+	// The budget (Options.RequestsPerHour or its default) and the part of it only Interactive
+	// requests may use.
+	Budget, Reserve int
 }
 
 // Stats returns the current counts.

@@ -85,9 +85,9 @@ func (c *Client) DoorSensors(ctx context.Context) ([]DoorSensor, error) {
 
 // Operate asks Tedee to lock, unlock or pull a lock: POST /my/lock/{id}/operation/{op}, with
 // ?mode= for unlock only. Tedee answers 202: accepted, not done; poll Operation with the
-// returned id. It is sent at most once, whatever happens: an error after sending (a timeout, a
-// lost answer) does not say the lock did not move, so read its state rather than sending again.
-// Interactive unless the context says otherwise.
+// returned id. It is sent at most once, whatever happens. An error wrapping ErrAnswerLost (a
+// timeout, a broken connection, an unreadable answer), and a 5xx, do not say the lock did not
+// move: read its state rather than sending again. Interactive unless the context says otherwise.
 func (c *Client) Operate(ctx context.Context, id int64, op Operation, mode UnlockMode) (Started, error) {
 	var q url.Values
 	switch op {
