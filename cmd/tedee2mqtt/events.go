@@ -18,12 +18,16 @@ type webhookEvents struct {
 	controllers map[string]*controller.Driver // by bridge name
 	pace        func()
 	now         func() time.Time
+	cloud       *cloudAPI // nil without cloud.api_key
 }
 
 func (w *webhookEvents) HandleEvent(_ context.Context, bridge string, ev tedee.Event) (state.Outcome, error) {
 	outcome, err := w.owner.BridgeEvent(bridge, ev, w.now())
 	w.pace()
 	// Even a late event means what it says: settings changed, or the cloud link did.
+	if ev.Name == tedee.EventDeviceSettingsChanged {
+		w.cloud.refreshDevices() // the Cloud API has the settings the bridge's event does not carry
+	}
 	if c, ok := w.controllers[bridge]; ok {
 		switch ev.Name {
 		case tedee.EventDeviceSettingsChanged:
@@ -38,5 +42,8 @@ func (w *webhookEvents) HandleEvent(_ context.Context, bridge string, ev tedee.E
 func (w *webhookEvents) HandleCloudEvent(_ context.Context, ev tedee.CloudEvent, idempotencyKey string) (state.Outcome, error) {
 	outcome, err := w.owner.CloudEvent(ev, idempotencyKey, w.now())
 	w.pace()
+	if ev.Name == tedee.EventDeviceSettingsChanged {
+		w.cloud.refreshDevices()
+	}
 	return outcome, err
 }

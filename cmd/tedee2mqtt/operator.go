@@ -20,6 +20,7 @@ type configSummary struct {
 	EmbeddedMQTT  bool            `json:"embedded_broker"`
 	HomeAssistant bool            `json:"homeassistant"`
 	Cloud         bool            `json:"cloud_webhooks"`
+	CloudAPI      bool            `json:"cloud_api"`
 	SecretSet     bool            `json:"http_secret_set"`
 	Bridges       []bridgeSummary `json:"bridges"`
 }
@@ -33,7 +34,7 @@ type bridgeSummary struct {
 
 func summarize(cfg config.Config) configSummary {
 	s := configSummary{BaseTopic: cfg.MQTT.BaseTopic, EmbeddedMQTT: cfg.MQTT.URL == "",
-		HomeAssistant: cfg.HomeAssistant.Enabled, Cloud: cfg.Cloud.Enabled, SecretSet: cfg.HTTP.Secret != "",
+		HomeAssistant: cfg.HomeAssistant.Enabled, Cloud: cfg.Cloud.Enabled, CloudAPI: cfg.Cloud.APIKey != "", SecretSet: cfg.HTTP.Secret != "",
 		Bridges: []bridgeSummary{}}
 	for _, b := range cfg.Bridges {
 		s.Bridges = append(s.Bridges, bridgeSummary{Name: b.Name, BridgeAPI: b.Host != "", Callback: b.PublicURL != "",
@@ -45,13 +46,14 @@ func summarize(cfg config.Config) configSummary {
 // newOperator returns the operator API (contract §7) over the bridges' controllers and the owner
 // of the state.
 func newOperator(ctx context.Context, cfg config.Config, controllers []*controller.Driver, owner *keeper.Keeper,
-	client *mqtt.Client, log *zap.Logger) *operator.Operator {
+	client *mqtt.Client, cloud *cloudAPI, log *zap.Logger) *operator.Operator {
 	bridges := make([]operator.Bridge, len(controllers))
 	for i, c := range controllers {
 		bridges[i] = c
 	}
 	_, rev := buildInfo()
 	return operator.New(ctx, operator.Options{Base: cfg.MQTT.BaseTopic, Version: version, Commit: rev, Started: time.Now(),
-		Config: summarize(cfg), Bridges: bridges, Owner: owner, Publish: client.Publish, Connected: client.Connected},
+		Config: summarize(cfg), Bridges: bridges, Owner: owner, Publish: client.Publish, Connected: client.Connected,
+		Cloud: cloud.health},
 		log.Named("operator"))
 }

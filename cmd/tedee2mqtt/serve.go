@@ -69,8 +69,13 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		disc = &homeassistant.Options{Prefix: cfg.HomeAssistant.DiscoveryPrefix, Base: cfg.MQTT.BaseTopic,
 			QoS: cfg.MQTT.QoS, Version: version, OpenAllowed: policy.OpenAllowed, CodeFormat: codeFormat(policy.Code)}
 	}
-	client, owner, err := connect(cfg, brokerURL, disc, stateFile, met, log)
+	var cloud *cloudAPI // set before any event can reach the keeper's hook
+	client, owner, err := connect(cfg, brokerURL, disc, stateFile, met, func(serial string) { cloud.stateChanged(serial) }, log)
 	if err != nil {
+		return err
+	}
+	if cloud, err = newCloudAPI(ctx, cfg, owner, client, log); err != nil {
+		_ = client.Close(0)
 		return err
 	}
 	met.SetMQTT(client)
@@ -86,7 +91,8 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	router.SetQueueTimeout(cfg.Commands.QueueTimeout)
 	router.SetPolicy(policy)
 	client.Subscribe(router.Filter(), router.Handle)
-	ops := newOperator(ctx, cfg, controllers, owner, client, log)
+	cloud.attach(router, client)
+	ops := newOperator(ctx, cfg, controllers, owner, client, cloud, log)
 	for _, filter := range ops.Filters() {
 		client.Subscribe(filter, ops.Handle)
 	}
@@ -95,7 +101,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	for i, b := range cfg.Bridges {
 		names[i] = b.Name
 	}
-	events := &webhookEvents{owner: owner, controllers: map[string]*controller.Driver{}, now: time.Now,
+	events := &webhookEvents{owner: owner, controllers: map[string]*controller.Driver{}, now: time.Now, cloud: cloud,
 		pace: func() { client.WaitBelow(mqtt.PaceBacklog, mqtt.PaceWait) }}
 	for _, c := range controllers {
 		events.controllers[c.Bridge()] = c
@@ -150,6 +156,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return page.Run(gctx) }) // ends the page's streams, which would hold srv's shutdown
 	g.Go(func() error { return ops.Run(gctx) })
+	g.Go(func() error { return cloud.run(gctx) })
 	runErr := g.Wait()
 	// Every webhook answered is applied now: save it all, for a broker that may never get it.
 	stopKeeping()
@@ -168,7 +175,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // through it. Once started, the client reads back the state an earlier run left retained before it delivers anything, and
 // republishes everything when the broker or Home Assistant may have lost it.
 func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, stateFile *statefile.File,
-	met *metrics.Metrics, log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
+	met *metrics.Metrics, onStateChange func(serial string), log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
 	var owner *keeper.Keeper // set before the client starts, which is when it calls back
 	opts := mqtt.Options{
 		URL: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
@@ -197,7 +204,7 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 	store := state.New(cfg.MQTT.BaseTopic, disc)
 	store.SetMaxLocksPerBridge(cfg.HTTP.MaxLocksPerBridge)
 	owner = keeper.New(store, client,
-		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices), Log: log.Named("state")})
+		keeper.Options{CloudDevices: cloudDevices(cfg.Cloud.Devices), Log: log.Named("state"), OnStateChange: onStateChange})
 	// The service's own copy first; the broker's retained snapshots merge with it by time once the
 	// client reads them back.
 	saved, err := stateFile.Load()

@@ -50,6 +50,8 @@ type Options struct {
 	// HealthEvery is how often the info topic is refreshed for health that changes without a
 	// change of state (a sync, a failed callback check). Default 30 s.
 	HealthEvery time.Duration
+	// Cloud, when set, returns the Tedee Cloud API's health for the info topic.
+	Cloud func() any
 }
 
 // Operator serves the operator API. Run publishes; Handle answers requests.
@@ -78,6 +80,7 @@ type Info struct {
 	Broker    bool                `json:"broker_connected"`
 	Config    any                 `json:"config"`
 	Bridges   []controller.Health `json:"bridges"`
+	Cloud     any                 `json:"cloud_api,omitempty"` // the Tedee Cloud API's health, with cloud.api_key
 }
 
 // Device is one element of <base>/bridge/devices.
@@ -124,6 +127,9 @@ func (o *Operator) info() Info {
 	}
 	for _, b := range o.opts.Bridges {
 		info.Bridges = append(info.Bridges, b.Health())
+	}
+	if o.opts.Cloud != nil {
+		info.Cloud = o.opts.Cloud()
 	}
 	return info
 }

@@ -22,8 +22,11 @@ type CloudDevice struct {
 	DeviceType int
 	Update     *Update
 	Settings   *Settings
-	DoorSensor *Accessory // nil: none paired
-	Keypad     *Accessory // nil: none paired
+	// Accessories says the device list's accessories were read: then a nil DoorSensor or Keypad
+	// means none is paired; otherwise they stay as they were.
+	Accessories bool
+	DoorSensor  *Accessory
+	Keypad      *Accessory
 }
 
 // Update is the payload of <base>/<serial>/update. Tedee reports whether an update is available
@@ -167,8 +170,10 @@ func (s *Store) ApplyCloudDevice(d CloudDevice, now time.Time) ([]Message, error
 			l.pullSpring = copyOf(st.PullSpring)
 		}
 	}
-	setAccessory(&changed, factDoorSensorBattery, &c.doorSensor, d.DoorSensor)
-	setAccessory(&changed, factKeypadBattery, &c.keypad, d.Keypad)
+	if d.Accessories {
+		setAccessory(&changed, factDoorSensorBattery, &c.doorSensor, d.DoorSensor)
+		setAccessory(&changed, factKeypadBattery, &c.keypad, d.Keypad)
+	}
 	msgs := s.lockDiscovery(l, false)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))

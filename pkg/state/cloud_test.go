@@ -25,9 +25,9 @@ func TestCloudDeviceFacts(t *testing.T) {
 	s := New("tedee", nil)
 	ninety, low := 90, 5
 	d := CloudDevice{ID: 7, Serial: "L-1", Name: "Front", DeviceType: 2,
-		Update:     &Update{Installed: "2.2.1", UpdateAvailable: true},
-		Settings:   &Settings{AutoLock: new(true), AutoLockDelay: new(10), PullSpring: new(false)},
-		DoorSensor: &Accessory{Battery: &ninety}, Keypad: &Accessory{}}
+		Update:      &Update{Installed: "2.2.1", UpdateAvailable: true},
+		Settings:    &Settings{AutoLock: new(true), AutoLockDelay: new(10), PullSpring: new(false)},
+		Accessories: true, DoorSensor: &Accessory{Battery: &ninety}, Keypad: &Accessory{}}
 	got := byTopic(must(t)(s.ApplyCloudDevice(d, now)))
 	for topic, want := range map[string]string{
 		"tedee/L-1/update":              `{"installed":"2.2.1","latest":null,"update_available":true}`,
@@ -59,6 +59,10 @@ func TestCloudDeviceFacts(t *testing.T) {
 	}
 	if got["tedee/L-1/door_sensor_battery"] != "5" {
 		t.Errorf("door_sensor_battery = %q", got["tedee/L-1/door_sensor_battery"])
+	}
+	// A reading without the accessories (a settings write's) leaves them as they were.
+	if got := byTopic(must(t)(s.ApplyCloudDevice(CloudDevice{ID: 7, Serial: "L-1"}, now))); len(got) != 0 {
+		t.Errorf("a reading without accessories published %v", got)
 	}
 	// Republish carries what is known and nothing of the keypad.
 	all := byTopic(s.Republish())

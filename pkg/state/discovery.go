@@ -37,7 +37,14 @@ func (s *Store) lockDiscovery(l *lock, force bool) []Message {
 	if l.deviceType != 0 {
 		info.Model = tedee.Model(l.deviceType)
 	}
-	if !force && info == l.discovered && len(l.published) > 0 {
+	if c := l.cloud; c != nil {
+		info.Cloud, info.Update = true, c.update != nil
+		info.DoorSensorBattery, info.KeypadBattery = c.doorSensor != nil, c.keypad != nil
+		if c.settings != nil {
+			info.Settings = c.settings.Keys()
+		}
+	}
+	if !force && sameLock(info, l.discovered) && len(l.published) > 0 {
 		return nil
 	}
 	l.discovered = info
@@ -78,3 +85,7 @@ func (s *Store) removeConfig(serial string, e homeassistant.Entity) Message {
 	uid := s.disc.UniqueID(serial, e)
 	return Message{Topic: s.disc.ConfigTopic(homeassistant.Component(e), uid), Retain: true}
 }
+
+// sameLock reports whether discovery would build the same configs for a and b. (Lock holds a
+// slice, so == does not compile.)
+func sameLock(a, b homeassistant.Lock) bool { return a.Equal(b) }
