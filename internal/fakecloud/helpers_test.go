@@ -102,9 +102,24 @@ func (s *server) patch(body string) answer {
 	return s.do(http.MethodPatch, "/api/v37/my/lock", strings.NewReader(body), "PersonalKey "+s.key)
 }
 
+// patchWithType sends a PATCH /my/lock with that Content-Type ("" for none).
+func (s *server) patchWithType(ctype, body string) answer {
+	s.t.Helper()
+	return s.send(http.MethodPatch, "/api/v37/my/lock", strings.NewReader(body), "PersonalKey "+s.key, ctype)
+}
+
 // do sends a request and checks what every answer must be: the envelope, with the HTTP status
 // equal to its statusCode, success true exactly below 400, and errorMessages a list.
 func (s *server) do(method, path string, body io.Reader, auth string) answer {
+	s.t.Helper()
+	ctype := ""
+	if body != nil {
+		ctype = "application/json"
+	}
+	return s.send(method, path, body, auth, ctype)
+}
+
+func (s *server) send(method, path string, body io.Reader, auth, ctype string) answer {
 	s.t.Helper()
 	req, err := http.NewRequest(method, s.url+path, body)
 	if err != nil {
@@ -113,8 +128,8 @@ func (s *server) do(method, path string, body io.Reader, auth string) answer {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
