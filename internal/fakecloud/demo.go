@@ -19,8 +19,7 @@ func DemoLocks() (Bridge, []Lock) {
 			}},
 		{ID: 2, Serial: "20000002-000002", Name: "Back door", Type: 4, BridgeID: bridge.ID, Connected: true,
 			State: 2, DoorState: 0, Battery: 55, Firmware: "2.0.10724",
-			Settings: Settings{AutoLockDelay: 30, ButtonLock: true, ButtonUnlock: true, PullSpringDuration: 3,
-				PostponedLockDelay: 5}},
+			Settings: Settings{AutoLockDelay: 30, ButtonLock: true, ButtonUnlock: true, PostponedLockDelay: 5}},
 	}
 	return bridge, locks
 }
