@@ -169,7 +169,8 @@ func New(opts Options) *Cloud {
 	return c
 }
 
-// Close stops the fake's timers; OnMove is not called after it returns.
+// Close stops the fake's timers; no OnMove call starts after it returns. The fake still answers
+// requests (tests close their HTTP server first).
 func (c *Cloud) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -209,9 +210,9 @@ func (c *Cloud) AddBridge(b Bridge) {
 // AddLock adds a lock with its accessories, or replaces the one with the same serial number
 // (its activity log is kept).
 func (c *Cloud) AddLock(l Lock) {
-	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opts.Now()
 	l.ID = c.takeID(l.ID)
 	if l.Revision == 0 {
 		l.Revision = 1
@@ -276,8 +277,8 @@ func (e *lockEntry) copyLock() Lock {
 // a new configuration revision, applied on the device at once; a changed accessory battery is
 // reported now.
 func (c *Cloud) Update(serial string, change func(*Lock)) {
-	now := c.opts.Now()
 	c.mu.Lock()
+	now := c.opts.Now()
 	c.advanceLocked(now)
 	if e := c.lockBySerial(serial); e != nil {
 		before := e.copyLock()

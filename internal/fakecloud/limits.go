@@ -30,12 +30,12 @@ type limits struct {
 // window if the account is over its limit, else 0.
 func (l *limits) countHour(now time.Time, perHour int) time.Duration {
 	start := now.UTC().Truncate(time.Hour)
-	if !start.Equal(l.window) {
+	if start.After(l.window) {
 		l.window, l.count = start, 0
 	}
 	l.count++
 	if l.count > perHour {
-		return start.Add(time.Hour).Sub(now)
+		return l.window.Add(time.Hour).Sub(now)
 	}
 	return 0
 }

@@ -68,8 +68,8 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			bodyErr = errTooLarge
 		}
 	}
-	now := c.opts.Now()
 	c.mu.Lock()
+	now := c.opts.Now() // under the lock, so requests are handled in the order of their times
 	resp := c.handle(r, call{now: now, body: body, bodyErr: bodyErr, ctype: r.Header.Get("Content-Type")})
 	c.corr++
 	corr := c.corr
