@@ -104,7 +104,9 @@ func (a *Account) StateChanged(serial string) {
 	f := &followUp{notBefore: now.Add(-time.Minute), due: now.Add(a.opts.ActivityDelays[0])}
 	a.mu.Lock()
 	if old, ok := a.pending[serial]; ok {
-		f.notBefore = old.notBefore // another change: look again from the start, for both
+		// Another change: look again from the start, for both, but no later than the read
+		// already due, so that a lock that keeps moving is still read.
+		f.notBefore, f.due = old.notBefore, minTime(f.due, old.due)
 	}
 	a.pending[serial] = f
 	a.mu.Unlock()
@@ -177,4 +179,11 @@ func backoff(failures int, err error) time.Duration {
 		return time.Hour
 	}
 	return min(time.Duration(1<<min(failures, 5))*15*time.Second, 10*time.Minute)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
