@@ -25,6 +25,13 @@ const (
 // Lock GO (unlocked, battery unknown) on loopback.
 func startFakeBridge(t *testing.T) (*fakebridge.Bridge, string) {
 	t.Helper()
+	fb, srv := fakeBridgeServer(t)
+	return fb, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// fakeBridgeServer is startFakeBridge with its server, for tests that take the bridge away.
+func fakeBridgeServer(t *testing.T) (*fakebridge.Bridge, *httptest.Server) {
+	t.Helper()
 	fb := fakebridge.New(fakebridge.Options{Token: bridgeToken, Name: "Bridge-8C14", Serial: bridgeSer, Firmware: "2.2.31232",
 		TimeScale: 0.3, Locks: []fakebridge.Lock{
 			{ID: 1, Name: "Front door", Type: 2, Serial: proSerial, Firmware: "2.0.10724", State: 6, DoorState: 3,
@@ -33,7 +40,7 @@ func startFakeBridge(t *testing.T) (*fakebridge.Bridge, string) {
 		}})
 	srv := httptest.NewServer(fb)
 	t.Cleanup(func() { srv.Close(); fb.Close() })
-	return fb, strings.TrimPrefix(srv.URL, "http://")
+	return fb, srv
 }
 
 func bridgeConfig(host, extra string) string {
