@@ -53,6 +53,11 @@ type Options struct {
 	// window is not documented). Default 5 minutes.
 	KeyWindow time.Duration
 	Now       func() time.Time
+	// OnChange, if set, is told each change of a lock's status (state, jammed, door state: what a
+	// lock-status-changed webhook reports), whether an operation or Update made it; see Change.
+	// Calls are made one at a time, in order, without the bridge's lock held, so OnChange may
+	// call the bridge (Update too: that change is told after the current call returns).
+	OnChange func(Change)
 }
 
 // Request is one API request the bridge received.
@@ -118,6 +123,8 @@ type Bridge struct {
 	faults     map[int64]*injected
 	partial    Partial
 	executions []Execution
+	changes    []Change // OnChange calls not yet made, in order
+	telling    bool     // a goroutine is making the OnChange calls
 }
 
 type webhook struct {
@@ -157,7 +164,7 @@ func New(opts Options) *Bridge {
 	return b
 }
 
-// Close stops sending webhooks and waits for the senders.
+// Close stops sending webhooks and waits for the senders; no OnChange call starts after it.
 func (b *Bridge) Close() {
 	b.mu.Lock()
 	if b.closed {
@@ -261,12 +268,14 @@ func (b *Bridge) Lock(id int64) Lock {
 // Update changes a lock as if it happened on the device (a key turned, a battery drained) and
 // sends the matching webhooks.
 func (b *Bridge) Update(id int64, change func(*Lock)) {
+	defer b.tellChanges() // after the lock is released
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	l := b.locks[id]
 	before := *l
 	change(l)
 	if l.State != before.State || l.Jammed != before.Jammed || l.DoorState != before.DoorState {
+		b.changedLocked(l, "")
 		b.sendStatusLocked(l)
 	}
 	if l.Battery != before.Battery {
@@ -489,7 +498,7 @@ func (b *Bridge) operate(w http.ResponseWriter, r *http.Request, l *Lock, op str
 			bleError(w, bleInvalidState)
 			return
 		}
-		b.moveLocked(l, []step{{5, 0}, {6, 1500 * time.Millisecond}})
+		b.moveLocked(l, []step{{5, 0, "lock"}, {6, 1500 * time.Millisecond, "lock"}})
 	case "unlock":
 		switch {
 		case l.State == 2 && mode == "4":
@@ -497,11 +506,11 @@ func (b *Bridge) operate(w http.ResponseWriter, r *http.Request, l *Lock, op str
 				bleError(w, bleNotConfigured)
 				return
 			}
-			b.moveLocked(l, b.pullSteps(l))
+			b.moveLocked(l, b.pullSteps(l, "pull"))
 		case l.State == 6 || l.State == 3:
-			steps := []step{{4, 0}, {2, 1500 * time.Millisecond}}
+			steps := []step{{4, 0, "unlock"}, {2, 1500 * time.Millisecond, "unlock"}}
 			if l.AutoPullSpring && l.PullSpringEnabled && mode != "3" {
-				steps = append(steps, b.pullSteps(l)...)
+				steps = append(steps, b.pullSteps(l, "auto-pull")...)
 			}
 			b.moveLocked(l, steps)
 		default:
@@ -517,7 +526,7 @@ func (b *Bridge) operate(w http.ResponseWriter, r *http.Request, l *Lock, op str
 			bleError(w, bleInvalidState)
 			return
 		}
-		b.moveLocked(l, b.pullSteps(l))
+		b.moveLocked(l, b.pullSteps(l, "pull"))
 	default:
 		apiError(w, http.StatusNotFound, "Not found")
 		return
@@ -530,38 +539,41 @@ func (b *Bridge) operate(w http.ResponseWriter, r *http.Request, l *Lock, op str
 type step struct {
 	state int
 	after time.Duration // delay before this state, scaled by TimeScale
+	op    string        // the movement it belongs to (Change.Op)
 }
 
-func (b *Bridge) pullSteps(l *Lock) []step {
+func (b *Bridge) pullSteps(l *Lock, op string) []step {
 	d := time.Duration(l.PullSpringDuration) * time.Second
 	if d <= 0 {
 		d = 2 * time.Second
 	}
-	return []step{{8, 300 * time.Millisecond}, {7, 500 * time.Millisecond}, {2, d}}
+	return []step{{8, 300 * time.Millisecond, op}, {7, 500 * time.Millisecond, op}, {2, d, op}}
 }
 
 // moveLocked puts the lock in the first state now and the others after their delays, sending a
-// lock-status-changed webhook for each.
+// lock-status-changed webhook for each (b.mu held). Each step is timed from the one before it,
+// so that the steps happen in order however short a TimeScale makes them.
 func (b *Bridge) moveLocked(l *Lock, steps []step) {
-	var total time.Duration
-	for i, s := range steps {
-		total += time.Duration(float64(s.after) * b.opts.TimeScale)
-		if i == 0 && s.after == 0 {
-			l.State = s.state
-			b.sendStatusLocked(l)
-			continue
-		}
-		state := s.state
-		time.AfterFunc(total, func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if b.closed {
-				return
-			}
-			l.State = state
-			b.sendStatusLocked(l)
-		})
+	if len(steps) == 0 {
+		return
 	}
+	s, rest := steps[0], steps[1:]
+	if s.after == 0 {
+		l.State = s.state
+		b.changedLocked(l, s.op)
+		b.sendStatusLocked(l)
+		b.moveLocked(l, rest)
+		return
+	}
+	time.AfterFunc(time.Duration(float64(s.after)*b.opts.TimeScale), func() {
+		defer b.tellChanges() // after the lock is released
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.closed {
+			return
+		}
+		b.moveLocked(l, append([]step{{s.state, 0, s.op}}, rest...))
+	})
 }
 
 func (b *Bridge) String() string {

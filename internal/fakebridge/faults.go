@@ -33,6 +33,7 @@ func (b *Bridge) operateWithFault(w http.ResponseWriter, r *http.Request, rawID,
 	}
 	out := &buffered{header: http.Header{}, status: http.StatusOK}
 	b.withLock(out, rawID, func(l *Lock) { b.operate(out, r, l, op) })
+	b.tellChanges() // the movement's first state, now that the lock is released
 	switch fault {
 	case FaultLateAnswer:
 		if delay <= 0 {
