@@ -10,6 +10,7 @@ import (
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/config"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/controller"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/keeper"
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/metrics"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedeecloud"
 )
@@ -23,7 +24,7 @@ type cloudAPI struct {
 // newCloudAPI returns the account read through the Cloud API, or nil without cloud.api_key. The
 // key is handed to the client only; it is never logged.
 func newCloudAPI(ctx context.Context, cfg config.Config, owner *keeper.Keeper, client *mqtt.Client,
-	log *zap.Logger) (*cloudAPI, error) {
+	met *metrics.Metrics, log *zap.Logger) (*cloudAPI, error) {
 	if cfg.Cloud.APIKey == "" {
 		return nil, nil
 	}
@@ -32,6 +33,10 @@ func newCloudAPI(ctx context.Context, cfg config.Config, owner *keeper.Keeper, c
 	if err != nil {
 		return nil, fmt.Errorf("tedee cloud api: %w", err)
 	}
+	met.SetCloud(func() metrics.CloudStats {
+		st := api.Stats()
+		return metrics.CloudStats{Sent: st.Sent, Skipped: st.Skipped, RateLimited: st.RateLimited, LastHour: st.UsedLastHour}
+	})
 	acct := account.New(api, owner, account.Options{Log: log.Named("cloud"), CommandTimeout: cfg.Commands.Timeout})
 	log.Info("using the Tedee Cloud API", zap.String("url", cfg.Cloud.APIURL),
 		zap.Int("requests_per_hour", cfg.Cloud.RequestsPerHour))

@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	if cloud, err = newCloudAPI(ctx, cfg, owner, client, log); err != nil {
+	if cloud, err = newCloudAPI(ctx, cfg, owner, client, met, log); err != nil {
 		_ = client.Close(0)
 		return err
 	}

@@ -240,3 +240,29 @@ func (b *boundedSet) bound(v string) string {
 	b.seen[v] = true
 	return v
 }
+
+// CloudStats is what the Tedee Cloud API's metrics read: the client's totals since start and the
+// requests sent in the last hour.
+type CloudStats struct {
+	Sent, Skipped, RateLimited int64
+	LastHour                   int
+}
+
+// SetCloud registers the Tedee Cloud API's metrics, read from stats at every scrape; call it once,
+// with cloud.api_key.
+func (m *Metrics) SetCloud(stats func() CloudStats) {
+	const help = "Tedee Cloud API requests, by outcome: sent, skipped (cloud.requests_per_hour would be exceeded), " +
+		"rate_limited (Tedee answered 429, or refused while waiting out its Retry-After)."
+	counter := func(outcome string, read func(CloudStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: "cloud_api_requests_total",
+			Help: help, ConstLabels: prometheus.Labels{"outcome": outcome}}, func() float64 { return float64(read(stats())) })
+	}
+	m.reg.MustRegister(
+		counter("sent", func(s CloudStats) int64 { return s.Sent }),
+		counter("skipped", func(s CloudStats) int64 { return s.Skipped }),
+		counter("rate_limited", func(s CloudStats) int64 { return s.RateLimited }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "cloud_api_requests_last_hour",
+			Help: "Tedee Cloud API requests sent in the last hour (Tedee allows 700 per account and hour)."},
+			func() float64 { return float64(stats().LastHour) }),
+	)
+}

@@ -194,3 +194,21 @@ func TestRefusedConnections(t *testing.T) {
 	expect(t, scrape(t, m), map[string]float64{`tedee2mqtt_http_refused_connections_total{limit="source"}`: 2,
 		`tedee2mqtt_http_refused_connections_total{limit="total"}`: 1})
 }
+
+func TestCloudMetrics(t *testing.T) {
+	m := New()
+	st := CloudStats{Sent: 12, Skipped: 3, RateLimited: 1, LastHour: 9}
+	m.SetCloud(func() CloudStats { return st })
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`tedee2mqtt_cloud_api_requests_total{outcome="sent"} 12`,
+		`tedee2mqtt_cloud_api_requests_total{outcome="skipped"} 3`,
+		`tedee2mqtt_cloud_api_requests_total{outcome="rate_limited"} 1`,
+		`tedee2mqtt_cloud_api_requests_last_hour 9`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
