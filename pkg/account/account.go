@@ -22,6 +22,7 @@ import (
 type Owner interface {
 	CloudDevice(d state.CloudDevice, now time.Time) error
 	CloudState(snap state.LockSnapshot, ts, now time.Time) error
+	CloudBridge(serial string, update state.Update, now time.Time)
 	Activity(serial string, entries []state.ActivityEntry, notBefore, now time.Time) int
 	Bridged(serial string) bool
 	LockState(serial string) (string, bool)
@@ -60,6 +61,7 @@ type Account struct {
 
 	mu       sync.Mutex
 	ids      map[string]int64 // serial → cloud device id, from the last device list
+	bridges  []tedeecloud.Bridge
 	revision map[int64]int64  // id → settings revision, to notice changed settings in a sync
 	pending  map[string]*followUp
 	health   Health
@@ -163,6 +165,7 @@ func (a *Account) Run(ctx context.Context) error {
 		case <-a.refresh:
 			devices.Reset(2 * time.Second) // settings change in bursts: one read for them all
 		case <-poll.C:
+			a.applyBridges(a.opts.Now())
 			a.pollState(ctx)
 			poll.Reset(a.opts.PollInterval)
 		case <-a.wake:

@@ -47,6 +47,10 @@ func (a *Account) readDevices(ctx context.Context) error {
 		}
 	}
 	a.mu.Lock()
+	a.bridges = list.Bridges
+	a.mu.Unlock()
+	a.applyBridges(now)
+	a.mu.Lock()
 	a.ids = ids
 	for _, l := range list.Locks {
 		a.revision[l.ID] = l.Revision
@@ -160,6 +164,20 @@ func (a *Account) pollState(ctx context.Context) {
 		a.mu.Unlock()
 		if moved {
 			a.RefreshDevices()
+		}
+	}
+}
+
+// applyBridges hands the owner the bridges' firmware from the last device list. It is applied
+// again at every poll, without a request: a bridge's serial may be learned from its Bridge API only
+// after the list was read, and the owner applies it only to a bridge it knows by serial.
+func (a *Account) applyBridges(now time.Time) {
+	a.mu.Lock()
+	bridges := a.bridges
+	a.mu.Unlock()
+	for _, b := range bridges {
+		if installed, available, ok := tedeecloud.Firmware(b.SoftwareVersions); ok {
+			a.owner.CloudBridge(b.Serial, state.Update{Installed: installed, UpdateAvailable: available}, now)
 		}
 	}
 }

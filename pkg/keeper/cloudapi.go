@@ -54,3 +54,8 @@ func (k *Keeper) Bridged(serial string) bool {
 	defer k.mu.Unlock()
 	return k.store.Bridged(serial)
 }
+
+// CloudBridge applies a bridge's firmware update from the Cloud API's device list.
+func (k *Keeper) CloudBridge(serial string, update state.Update, now time.Time) {
+	k.change(func(s *state.Store) []state.Message { return s.ApplyCloudBridge(serial, update, now) })
+}

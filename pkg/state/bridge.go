@@ -21,6 +21,7 @@ type bridge struct {
 	seen      bool
 	clock     clockWatch // whether its clock went back
 	api       bool       // read through the Bridge API: it has the API's diagnostics
+	update    *Update    // from the Cloud API's device list; nil without it
 	// discovered is what the published discovery config was built from; nil: not published.
 	discovered *homeassistant.Bridge
 }
@@ -114,6 +115,9 @@ func (s *Store) bridgeState(b *bridge) []Message {
 	if b.connected != nil {
 		msgs = append(msgs, Message{Topic: s.topic(b.segment(), "connected"), Payload: []byte(strconv.FormatBool(*b.connected)), Retain: true})
 	}
+	if b.update != nil {
+		msgs = append(msgs, Message{Topic: s.topic(b.segment(), "update"), Payload: mustJSON(b.update), Retain: true})
+	}
 	return append(msgs, Message{Topic: s.topic(b.segment(), "json"), Payload: mustJSON(b.view()), Retain: true})
 }
 
@@ -141,4 +145,28 @@ func (s *Store) Bridges() []BridgeJSON {
 	}
 	slices.SortFunc(out, func(a, b BridgeJSON) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// ApplyCloudBridge applies a bridge's firmware update as the Cloud API's device list reports it,
+// to the configured bridge with that serial (known once its Bridge API has been read). A bridge
+// tedee2mqtt does not know by serial is left out: it would otherwise appear twice, once under its
+// configured name and once under its serial, as soon as its Bridge API told the serial.
+func (s *Store) ApplyCloudBridge(serial string, update Update, now time.Time) []Message {
+	fw, ok := firmware(update.Installed)
+	if !ok {
+		return nil
+	}
+	update.Installed = fw
+	for _, b := range s.bridges {
+		if b.serial != serial || serial == "" {
+			continue
+		}
+		if b.update != nil && *b.update == (Update{Installed: update.Installed, UpdateAvailable: update.UpdateAvailable}) {
+			return nil
+		}
+		b.update = &Update{Installed: update.Installed, UpdateAvailable: update.UpdateAvailable}
+		b.updatedAt = now
+		return append(s.bridgeDiscovery(b, false), s.bridgeState(b)...)
+	}
+	return nil
 }

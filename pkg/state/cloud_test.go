@@ -184,3 +184,22 @@ func TestCloudStateOnlyForLocksWithoutBridge(t *testing.T) {
 		t.Errorf("state = %s", st)
 	}
 }
+
+func TestCloudBridgeUpdate(t *testing.T) {
+	s := New("tedee", nil)
+	// Unknown by serial: left out rather than shown twice.
+	if msgs := s.ApplyCloudBridge("10000001-000001", Update{Installed: "2.2.1", UpdateAvailable: true}, now); msgs != nil {
+		t.Errorf("unknown bridge: %v", lines(msgs))
+	}
+	s.SetBridge("home", BridgeInfo{Serial: "10000001-000001", Firmware: "2.2.1"}, now, now)
+	got := byTopic(s.ApplyCloudBridge("10000001-000001", Update{Installed: "2.2.1", UpdateAvailable: true}, now))
+	if got["tedee/10000001-000001/update"] != `{"installed":"2.2.1","latest":null,"update_available":true}` {
+		t.Errorf("bridge update: %v", got)
+	}
+	if msgs := s.ApplyCloudBridge("10000001-000001", Update{Installed: "2.2.1", UpdateAvailable: true}, now); msgs != nil {
+		t.Errorf("unchanged: %v", lines(msgs))
+	}
+	if _, ok := byTopic(s.Republish())["tedee/10000001-000001/update"]; !ok {
+		t.Error("republish lacks the bridge's update")
+	}
+}

@@ -14,7 +14,7 @@ func (s *Store) bridgeDiscovery(b *bridge, force bool) []Message {
 		return nil
 	}
 	info := homeassistant.Bridge{Name: b.name, Label: b.label, Serial: b.serial, Firmware: b.firmware, Segment: b.segment(),
-		API: b.api}
+		API: b.api, Update: b.update != nil}
 	if !force && b.discovered != nil && *b.discovered == info {
 		return nil
 	}
