@@ -62,7 +62,7 @@ type Account struct {
 	mu       sync.Mutex
 	ids      map[string]int64 // serial → cloud device id, from the last device list
 	bridges  []tedeecloud.Bridge
-	revision map[int64]int64  // id → settings revision, to notice changed settings in a sync
+	revision map[int64]int64 // id → settings revision, to notice changed settings in a sync
 	pending  map[string]*followUp
 	health   Health
 }
