@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/tedee2mqtt/tedee2mqtt/internal/brokertest"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/fakebridge"
 	"github.com/tedee2mqtt/tedee2mqtt/internal/fakecloud"
@@ -145,4 +147,21 @@ func TestCloudBesideBridge(t *testing.T) {
 	if got := fc.Lock(proSerial).State; got != 2 {
 		t.Errorf("the fake cloud's lock is in state %d", got)
 	}
+}
+
+// TestStatusPageShowsWhoMovedTheLock: in a real Chromium, the status page says who last moved
+// the lock, from the Cloud API's activity log, without a reload.
+func TestStatusPageShowsWhoMovedTheLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser, a broker, the fake bridge and the fake cloud")
+	}
+	fc, url := startFakeCloud(t)
+	svc, fb := startPageService(t, "", cloudConfig(url))
+	br := newBrowser(t, 1000, 900)
+	br.do(t, "open the page", chromedp.Navigate(svc.base+"/"))
+	br.waitJS(t, "the Lock PRO", lockState(proSerial)+` === "locked"`)
+	fb.Update(1, func(l *fakebridge.Lock) { l.State = 2 })
+	fc.Update(proSerial, func(l *fakecloud.Lock) { l.State = 2 })
+	fc.AddActivity(proSerial, 61, "Anna", time.Now())
+	br.waitJS(t, "who moved it", `document.querySelector('li[data-serial="`+proSerial+`"]').textContent.includes("Last moved byAnna (pin)")`)
 }

@@ -178,6 +178,10 @@ type lockView struct {
 	Bridge    *string `json:"bridge"`
 	UpdatedAt string  `json:"updated_at"` // when tedee2mqtt last learned something of it
 	Timestamp string  `json:"timestamp"`  // the newest event time applied
+	// Who last moved it and how, with the Tedee Cloud API.
+	LastUser   *string `json:"last_user,omitempty"`
+	LastSource *string `json:"last_source,omitempty"`
+	LastMoved  *string `json:"last_moved,omitempty"`
 	// Commands are the buttons the page offers for it, once signed in.
 	Commands []string `json:"commands"`
 }
@@ -213,7 +217,8 @@ func (s *Server) snapshot() view {
 	for _, l := range s.opts.State.Locks() {
 		v.Locks = append(v.Locks, lockView{Serial: l.Serial, Name: l.Name, Model: l.Model, State: l.State,
 			Jammed: l.Jammed, Door: l.Door, Battery: l.Battery, Charging: l.Charging, Connected: l.Connected,
-			Bridge: l.Bridge, UpdatedAt: l.UpdatedAt, Timestamp: l.Timestamp, Commands: s.commands(l.Serial)})
+			Bridge: l.Bridge, UpdatedAt: l.UpdatedAt, Timestamp: l.Timestamp, Commands: s.commands(l.Serial),
+			LastUser: l.LastUser, LastSource: l.LastSource, LastMoved: l.LastMoved})
 	}
 	return v
 }

@@ -55,6 +55,11 @@ function lockCard(l) {
   row(dl, "Connection", l.connected == null ? "unknown" : (l.connected ? "connected" : "disconnected"),
     l.connected === false ? "bad" : "");
   row(dl, "Bridge", l.bridge || "cloud only");
+  if (l.last_user) {
+    // Who last moved the lock, from the Tedee Cloud API's activity log.
+    const who = l.last_user + (l.last_source ? " (" + l.last_source.replaceAll("_", " ") + ")" : "");
+    row(dl, "Last moved by", l.last_moved ? el("span", {}, who, ", ", when(l.last_moved)) : who);
+  }
   row(dl, "Last activity", when(l.updated_at));
   row(dl, "Last event", when(l.timestamp));
   li.append(dl);
