@@ -177,10 +177,14 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, stateFile *statefile.File,
 	met *metrics.Metrics, onStateChange func(serial string), log *zap.Logger) (*mqtt.Client, *keeper.Keeper, error) {
 	var owner *keeper.Keeper // set before the client starts, which is when it calls back
+	var client *mqtt.Client  // likewise
 	opts := mqtt.Options{
 		URL: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
 		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status", Observer: met,
-		Republish:     func() { owner.Republish() },
+		// Paced, a few locks at a time (republish.go); on Home Assistant's birth only the
+		// discovery configs, since the states are retained on the broker.
+		Republish: func() { owner.RepublishPaced(false, republishPace(client)) },
+		Birth:     func() { owner.RepublishPaced(true, republishPace(client)) },
 		RestoreFilter: cfg.MQTT.BaseTopic + "/+/json",
 		Restore: func(msgs []state.Message) {
 			byTopic := make(map[string][]byte, len(msgs))
@@ -200,7 +204,7 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 		}
 		opts.TLS = tlsConf
 	}
-	client := mqtt.New(opts, log.Named("mqtt"))
+	client = mqtt.New(opts, log.Named("mqtt"))
 	store := state.New(cfg.MQTT.BaseTopic, disc)
 	store.SetMaxLocksPerBridge(cfg.HTTP.MaxLocksPerBridge)
 	owner = keeper.New(store, client,

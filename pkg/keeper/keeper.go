@@ -42,6 +42,8 @@ type Keeper struct {
 	devices map[int64]string
 	seen    *recent // cloud webhooks already received
 
+	republishing sync.Mutex // one paced republish at a time
+
 	mu      sync.Mutex
 	store   *state.Store
 	changed chan struct{} // closed at the next change, then replaced
@@ -138,10 +140,41 @@ func (k *Keeper) Restore(topic string, payload []byte, now time.Time) error {
 	return k.store.Restore(topic, payload, now)
 }
 
-// Republish publishes every discovery config and retained state again (Home Assistant came
-// online, the broker connection came back).
+// Republish publishes every discovery config and retained state again, at once.
 func (k *Keeper) Republish() {
 	k.change(func(s *state.Store) []state.Message { return s.Republish() })
+}
+
+// republishBatch is how many locks a paced republish takes at a time under the lock: about 100
+// messages, a millisecond of the owner's time, so that webhooks interleave with a republish of
+// thousands of locks instead of waiting for all of it.
+const republishBatch = 10
+
+// RepublishPaced publishes every discovery config and, unless discoveryOnly, every retained state
+// again, a few locks at a time, calling pace with the number of messages after each batch (outside
+// the lock: the wiring waits there for the broker and caps the rate, so that Home Assistant is not
+// sent 70,000 configs at once, and live changes are not queued behind them). Each batch is the
+// state as it is then; a change made meanwhile is published after the batches before it, as
+// always. Paced republishes run one at a time. It is for the broker connection coming back and
+// Home Assistant's birth.
+func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int)) {
+	k.republishing.Lock()
+	defer k.republishing.Unlock()
+	k.mu.Lock()
+	serials := k.store.Serials()
+	msgs := k.store.RepublishBridges(discoveryOnly)
+	k.out.Publish(msgs...)
+	k.mu.Unlock()
+	pace(len(msgs))
+	for i := 0; i < len(serials); i += republishBatch {
+		k.mu.Lock()
+		msgs := k.store.RepublishLocks(serials[i:min(i+republishBatch, len(serials))], discoveryOnly)
+		if len(msgs) > 0 {
+			k.out.Publish(msgs...)
+		}
+		k.mu.Unlock()
+		pace(len(msgs))
+	}
 }
 
 // Snapshots returns every lock's json snapshot, by serial (for data_dir/state.json).

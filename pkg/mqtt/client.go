@@ -46,6 +46,9 @@ type Options struct {
 	// them) and when BirthTopic says "online" (lifecycle.go).
 	Republish  func()
 	BirthTopic string
+	// Birth, when set, is what BirthTopic's "online" runs instead of Republish: Home Assistant
+	// needs the discovery configs again, while the states it reads are retained on the broker.
+	Birth func()
 	// RestoreFilter and Restore, when set, hold delivery from the start until the retained
 	// messages on RestoreFilter have been read back and handed to Restore (lifecycle.go).
 	RestoreFilter string

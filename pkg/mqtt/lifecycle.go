@@ -93,8 +93,13 @@ func (c *Client) onBirth(_ string, payload []byte, _ bool) {
 		c.birth.Store(false)
 		select {
 		case <-c.stop:
+		case <-c.restored: // before the restore, its own republish is still to come
+			if c.opts.Birth != nil {
+				c.opts.Birth()
+			} else {
+				c.opts.Republish()
+			}
 		default:
-			c.opts.Republish()
 		}
 	})
 }

@@ -192,19 +192,57 @@ func (s *Store) RemoveLock(serial string) []Message {
 // Assistant comes back online or the broker connection is re-established (a broker restarted
 // without persistence has forgotten them).
 func (s *Store) Republish() []Message {
+	msgs := s.RepublishBridges(false)
+	for _, l := range s.locks {
+		msgs = append(msgs, s.republishLock(l, false)...)
+	}
+	return msgs
+}
+
+// Serials returns the serial of every lock, in no particular order: the batches a paced republish
+// goes through.
+func (s *Store) Serials() []string {
+	out := make([]string, 0, len(s.locks))
+	for serial := range s.locks {
+		out = append(out, serial)
+	}
+	return out
+}
+
+// RepublishBridges returns every bridge's discovery config and, unless discoveryOnly, its retained
+// state topics.
+func (s *Store) RepublishBridges(discoveryOnly bool) []Message {
 	var msgs []Message
 	for _, b := range s.bridges {
 		msgs = append(msgs, s.bridgeDiscovery(b, true)...)
-		msgs = append(msgs, s.bridgeState(b)...)
-	}
-	for _, l := range s.locks {
-		msgs = append(msgs, s.lockDiscovery(l, true)...)
-		for _, f := range l.knownFacts() {
-			msgs = append(msgs, s.factMessage(l, f))
+		if !discoveryOnly {
+			msgs = append(msgs, s.bridgeState(b)...)
 		}
-		msgs = append(msgs, s.lockJSON(l))
 	}
 	return msgs
+}
+
+// RepublishLocks is Republish for the named locks (those that still exist): their discovery
+// configs and, unless discoveryOnly, their retained state topics.
+func (s *Store) RepublishLocks(serials []string, discoveryOnly bool) []Message {
+	var msgs []Message
+	for _, serial := range serials {
+		if l, ok := s.locks[serial]; ok {
+			msgs = append(msgs, s.republishLock(l, discoveryOnly)...)
+		}
+	}
+	return msgs
+}
+
+func (s *Store) republishLock(l *lock, discoveryOnly bool) []Message {
+	msgs := s.lockDiscovery(l, true)
+	if discoveryOnly {
+		return msgs
+	}
+	for _, f := range l.knownFacts() {
+		msgs = append(msgs, s.factMessage(l, f))
+	}
+	return append(msgs, s.lockJSON(l))
 }
 
 // Snapshots returns every lock's json snapshot (the payload of <base>/<serial>/json), by serial:

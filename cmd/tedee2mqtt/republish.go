@@ -1,0 +1,37 @@
+package main
+
+import (
+	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/mqtt"
+)
+
+// A republish (the broker connection came back, Home Assistant's birth) sends every discovery
+// config again, and after a reconnection every state: with 10,000 locks, 70,000 configs and as
+// many states. Sent at once, they would queue in the outbox ahead of live changes (a webhook's
+// state waiting seconds behind them) and reach Home Assistant faster than it reads, past
+// Mosquitto's per-client queue (max_queued_messages, 1,000 by default), which then drops them.
+// So the keeper republishes a few locks at a time, and between batches the wiring waits.
+const (
+	// republishBacklog is how few messages may be pending before the next batch: a live change
+	// queues behind at most this many (a few milliseconds at the broker's pace).
+	republishBacklog = 100
+	// republishRate caps a republish's messages per second: 70,000 configs in about 25 s, well
+	// within the minute Home Assistant allows, at a pace a subscriber on a Raspberry Pi keeps up with.
+	republishRate = 3000
+)
+
+// republishPace returns the pace of one republish: after each batch of n messages it waits until
+// the broker has taken most of what is pending (not while disconnected: then everything is queued,
+// coalesced per topic, for when it is back) and until the batch's share of the rate has passed.
+func republishPace(client *mqtt.Client) func(n int) {
+	start, sent := time.Now(), 0
+	return func(n int) {
+		sent += n
+		client.WaitBelow(republishBacklog, time.Second)
+		due := start.Add(time.Duration(float64(sent) / republishRate * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+}
