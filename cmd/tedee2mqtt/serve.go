@@ -183,8 +183,8 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 		QoS: byte(cfg.MQTT.QoS), StatusTopic: cfg.MQTT.BaseTopic + "/status", Observer: met,
 		// Paced, a few locks at a time (republish.go); on Home Assistant's birth only the
 		// discovery configs, since the states are retained on the broker.
-		Republish: func() { owner.RepublishPaced(false, republishPace(client)) },
-		Birth:     func() { owner.RepublishPaced(true, republishPace(client)) },
+		Republish:     func() { owner.RepublishPaced(false, republishPace(client)) },
+		Birth:         func() { owner.RepublishPaced(true, republishPace(client)) },
 		RestoreFilter: cfg.MQTT.BaseTopic + "/+/json",
 		Restore: func(msgs []state.Message) {
 			byTopic := make(map[string][]byte, len(msgs))
