@@ -192,6 +192,7 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 				byTopic[m.Topic] = m.Payload
 			}
 			restoreTopics(owner, byTopic, "the broker", log)
+			owner.RepublishChanged(byTopic)
 		},
 	}
 	if disc != nil {

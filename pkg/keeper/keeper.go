@@ -145,6 +145,13 @@ func (k *Keeper) Republish() {
 	k.change(func(s *state.Store) []state.Message { return s.Republish() })
 }
 
+// RepublishChanged republishes, after the restore, what the broker does not retain as the store
+// holds it (state.Store.RepublishChanged), at once: the client still holds delivery then, and
+// replaces in place what was queued before the restore.
+func (k *Keeper) RepublishChanged(retained map[string][]byte) {
+	k.change(func(s *state.Store) []state.Message { return s.RepublishChanged(retained) })
+}
+
 // republishBatch is how many locks a paced republish takes at a time under the lock: about 100
 // messages, a millisecond of the owner's time, so that webhooks interleave with a republish of
 // thousands of locks instead of waiting for all of it.

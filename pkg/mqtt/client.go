@@ -42,15 +42,16 @@ type Options struct {
 	StatusTopic     string
 	MaxQueuedEvents int // 0 means DefaultMaxQueuedEvents
 	// Republish, when set, queues every retained state and discovery config again. It runs after
-	// every connection and reconnection (a broker restarted without persistence has forgotten
-	// them) and when BirthTopic says "online" (lifecycle.go).
+	// every reconnection (a broker restarted without persistence has forgotten them), after the
+	// first connection when there is no Restore, and when BirthTopic says "online" (lifecycle.go).
 	Republish  func()
 	BirthTopic string
 	// Birth, when set, is what BirthTopic's "online" runs instead of Republish: Home Assistant
 	// needs the discovery configs again, while the states it reads are retained on the broker.
 	Birth func()
 	// RestoreFilter and Restore, when set, hold delivery from the start until the retained
-	// messages on RestoreFilter have been read back and handed to Restore (lifecycle.go).
+	// messages on RestoreFilter have been read back and handed to Restore (lifecycle.go), which
+	// merges them and queues what the broker does not hold as it should.
 	RestoreFilter string
 	Restore       func([]state.Message)
 	// Observer, when set, is told the result of every queued message sent to the broker.

@@ -60,10 +60,9 @@ func (c *Client) restore() {
 	if err != nil {
 		c.log.Warn("could not read the retained state back from the broker; going on without it", zap.Error(err))
 	}
+	// Restore republishes what the merge changed (what was published meanwhile was built without
+	// it), before delivery starts.
 	c.opts.Restore(msgs)
-	if c.opts.Republish != nil {
-		c.opts.Republish()
-	}
 }
 
 // republishOnConnect republishes after a (re)connection, unless the restore is still to come: it

@@ -119,6 +119,11 @@ func (l *lock) fillFrom(j LockJSON) {
 			l.name = name
 		}
 	}
+	if l.firmware == "" && j.Firmware != nil {
+		if fw, ok := firmware(*j.Firmware); ok {
+			l.firmware = fw
+		}
+	}
 }
 
 // validWord returns a copy of w if it is one of words, else nil: an unknown word restores nothing.

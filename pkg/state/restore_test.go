@@ -117,3 +117,55 @@ func TestRestoreMergesByTime(t *testing.T) {
 		}
 	}
 }
+
+// TestRepublishChangedAfterRestart: after a restart, a lock the broker retains as the store holds
+// it is not republished; one it lacks, or holds otherwise, is, with all its topics.
+func TestRepublishChangedAfterRestart(t *testing.T) {
+	before := New("tedee", nil)
+	for _, serial := range []string{"L-1", "L-2", "L-3"} {
+		ev := decode(t, strings.Replace(status(t0, 6, ""), "L-1", serial, 1))
+		if _, err := before.Apply("home", ev, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := before.ApplySnapshot("home", LockSnapshot{ID: 7, Serial: "L-1", Firmware: "2.2.1"}, t0, now); err != nil {
+		t.Fatal(err)
+	}
+	retained := map[string][]byte{}
+	for serial, payload := range before.Snapshots() {
+		retained["tedee/"+serial+"/json"] = payload
+	}
+	delete(retained, "tedee/L-3/json") // the broker lost it
+	// L-2 was unlocked while the broker was out of reach: only state.json has it.
+	ev := decode(t, strings.Replace(status(t0.Add(time.Minute), 2, ""), "L-1", "L-2", 1))
+	if _, err := before.Apply("home", ev, now); err != nil {
+		t.Fatal(err)
+	}
+
+	after := New("tedee", nil)
+	for topic, payload := range retained {
+		if err := after.Restore(topic, payload, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := after.Restore("tedee/L-3/json", before.Snapshots()["L-3"], now); err != nil { // from state.json
+		t.Fatal(err)
+	}
+	if err := after.Restore("tedee/L-2/json", before.Snapshots()["L-2"], now); err != nil {
+		t.Fatal(err)
+	}
+	got := byTopic(after.RepublishChanged(retained))
+	for _, topic := range []string{"tedee/L-1/json", "tedee/L-1/state"} {
+		if _, ok := got[topic]; ok {
+			t.Errorf("republished %s, which the broker holds as it should", topic)
+		}
+	}
+	for _, topic := range []string{"tedee/L-2/json", "tedee/L-2/state", "tedee/L-3/json", "tedee/L-3/state"} {
+		if _, ok := got[topic]; !ok {
+			t.Errorf("did not republish %s", topic)
+		}
+	}
+	if got["tedee/L-2/state"] != "unlocked" {
+		t.Errorf("L-2 state = %q", got["tedee/L-2/state"])
+	}
+}

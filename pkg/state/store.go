@@ -199,6 +199,23 @@ func (s *Store) Republish() []Message {
 	return msgs
 }
 
+// RepublishChanged is Republish after a restart, given the json topics the broker retained: a
+// lock whose json the broker holds as the store would publish it is left alone (the broker has
+// its topics, and its discovery configs go out again with its next change); every other lock, and
+// every bridge, is republished. With thousands of locks a restart then sends what changed while
+// the service was down, not everything.
+func (s *Store) RepublishChanged(retained map[string][]byte) []Message {
+	msgs := s.RepublishBridges(false)
+	for _, l := range s.locks {
+		j := s.lockJSON(l)
+		if b, ok := retained[j.Topic]; ok && string(b) == string(j.Payload) {
+			continue
+		}
+		msgs = append(msgs, s.republishLock(l, false)...)
+	}
+	return msgs
+}
+
 // Serials returns the serial of every lock, in no particular order: the batches a paced republish
 // goes through.
 func (s *Store) Serials() []string {
