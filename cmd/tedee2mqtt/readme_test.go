@@ -7,8 +7,10 @@ package main
 
 import (
 	"bufio"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -203,7 +205,8 @@ func TestReadmeShellLinesAreChecked(t *testing.T) {
 		}
 	}
 	tests := testFuncs(t)
-	for key, c := range readmeChecks {
+	for _, key := range slices.Sorted(maps.Keys(readmeChecks)) {
+		c := readmeChecks[key]
 		if !seen[key] {
 			t.Errorf("readmeChecks has a line the README no longer shows: %s", key)
 		}
