@@ -294,3 +294,34 @@ func TestReadmeCheckConfig(t *testing.T) {
 		t.Errorf("%s printed\n%s\nthe README shows\n%s", line.key, strings.Join(got, "\n"), strings.Join(line.output, "\n"))
 	}
 }
+
+// TestReadmeCloudSettings runs the Tedee Cloud API section's settings/set line against an account
+// on the fake cloud (whose Lock PRO stands for the README's serial) and finds the answer it
+// describes.
+func TestReadmeCloudSettings(t *testing.T) {
+	b := brokertest.Start(t)
+	needTools(t, "mosquitto_pub")
+	_, url := startFakeCloud(t)
+	rec := brokertest.NewRecorder(t, b.URL(), "tedee/"+proSerial+"/#")
+	startService(t, b.URL(), cloudConfig(url))
+	rec.WaitUntil(t, waitTimeout, "the lock's settings from the cloud", func([]brokertest.Message) bool {
+		_, ok := rec.Last("tedee/" + proSerial + "/settings")
+		return ok
+	})
+	line := substitute(t, readmeCommand(t, readmeCloudSettingsSet).text, "19420103-000006", proSerial)
+	mustShell(t, repoRoot, line+" -p "+port(t, b.Addr()))
+	rec.WaitUntil(t, 30*time.Second, "the settings/set result", func([]brokertest.Message) bool {
+		_, ok := rec.Last("tedee/" + proSerial + "/settings/set/result")
+		return ok
+	})
+	m, _ := rec.Last("tedee/" + proSerial + "/settings/set/result")
+	var res struct {
+		OK          bool
+		Transaction string
+		Settings    map[string]any
+	}
+	if err := json.Unmarshal([]byte(m.Payload), &res); err != nil || !res.OK || res.Transaction != "s1" ||
+		res.Settings["auto_lock"] != true || res.Settings["auto_lock_delay"] != float64(30) {
+		t.Errorf("settings/set/result %s (%v); want ok, transaction s1 and the settings written", m.Payload, err)
+	}
+}

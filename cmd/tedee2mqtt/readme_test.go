@@ -158,7 +158,7 @@ var readmeChecks = map[string]readmeCheck{
 	readmeAPIState:                  {test: "TestReadmeOperatorAndStatusPage"},
 	readmeAPIEvents:                 {test: "TestReadmeOperatorAndStatusPage"},
 	readmeCheckConfig:               {test: "TestReadmeCheckConfig"},
-	readmeCloudSettingsSet:          {notYet: "the Tedee Cloud API section is being written; its settings/set line needs a fake cloud account with that lock"},
+	readmeCloudSettingsSet:          {test: "TestReadmeCloudSettings"},
 	// Running in Docker, Compose, systemd, upgrading.
 	readmeCopyConfig:    {test: "TestReadmeDockerLines"},
 	readmeMQTTPassword:  {test: "TestReadmeDockerLines"},
