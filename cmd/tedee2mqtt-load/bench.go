@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 )
 
 // measurement is one load run against one target, with what /proc said about the target.
@@ -32,6 +34,12 @@ type measurement struct {
 	// was. Steal is time the hypervisor gave to other guests. Negative when unknown.
 	OtherCPU time.Duration `json:"other_cpu_ns"`
 	Steal    time.Duration `json:"steal_ns"`
+	// LoadPeakRSSKiB is this tool's own VmHWM at the end of the run (its memory must stay bounded
+	// however many webhooks a run sends).
+	LoadPeakRSSKiB int64 `json:"load_peak_rss_kib"`
+	// Restart and Birth are the results of the restart and birth scenarios, when asked for.
+	Restart *restartResult `json:"restart,omitempty"`
+	Birth   *birthResult   `json:"birth,omitempty"`
 }
 
 // cpuPerWebhook is CPU microseconds per accepted webhook.
@@ -75,6 +83,13 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "load: %d webhooks over %d locks, %s, %d connections, %s, QoS %d, broker %s\n",
 		c.load.Count, c.load.Locks, rate, c.load.Concurrency, c.load.Format, c.qos, broker)
+	if len(c.load.Bridges) > 0 {
+		fmt.Fprintf(stdout, "bridges: %d (%s … %s), locks spread round-robin\n", len(c.load.Bridges),
+			c.load.Bridges[0], c.load.Bridges[len(c.load.Bridges)-1])
+	}
+	if c.birthAt > 0 {
+		fmt.Fprintf(stdout, "Home Assistant birth %s after the first webhook, broker with Mosquitto's default queue limits\n", c.birthAt)
+	}
 
 	var p *plan
 	var ms []*measurement
@@ -112,6 +127,12 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "    lost %d, duplicates %d, unmatched %d, delivered but not accepted %d\n",
 					r.Lost, r.Duplicates, r.Unmatched, r.Unaccepted)
 			}
+			if m.Restart != nil {
+				fmt.Fprintf(stdout, "    %s\n", m.Restart.describe())
+			}
+			if m.Birth != nil {
+				fmt.Fprintf(stdout, "    %s\n", strings.ReplaceAll(m.Birth.describe(), "\n", "\n    "))
+			}
 			if r.Sent < c.load.Count {
 				fmt.Fprintf(stdout, "    only %d of %d sent within -duration %s\n", r.Sent, c.load.Count, c.load.Duration)
 			}
@@ -140,29 +161,34 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 // the baseline's filler payloads), and the subscriber would first be replayed all of them.
 func measure(ctx context.Context, c config, target string, rep int, p **plan, dir string, stdout io.Writer) (*measurement, error) {
 	m := &measurement{Rep: rep, Target: target, IdleRSSKiB: -1, PeakRSSKiB: -1, RSSAfterKiB: -1,
-		CPU: -1, BrokerCPU: -1, LoadCPU: -1, OtherCPU: -1, Steal: -1}
+		CPU: -1, BrokerCPU: -1, LoadCPU: -1, OtherCPU: -1, Steal: -1, LoadPeakRSSKiB: -1}
 	brokerPid := 0
+	var brokerLog string
 	if c.broker == "" {
 		bdir := filepath.Join(dir, fmt.Sprintf("broker-%d-%s", rep, target))
 		if err := os.MkdirAll(bdir, 0o755); err != nil {
 			return nil, err
 		}
-		mosq, url, err := startMosquitto(c.mosquittoBin, bdir)
+		mosq, url, err := startMosquittoWith(c.mosquittoBin, bdir, c.birthAt > 0)
 		if err != nil {
 			return nil, err
 		}
 		defer func() { _ = mosq.stop(5 * time.Second) }() // after the target: defers run last-in first-out
-		c.load.BrokerURL, brokerPid = url, mosq.pid()
+		c.load.BrokerURL, brokerPid, brokerLog = url, mosq.pid(), mosq.log
 	}
 	url, pid, external := c.url, c.pid, true
 	var ch *child
+	var svc *serviceRun
 	var err error
 	switch {
 	case target == "baseline":
 		ch, url, err = startBaseline(c, *p, dir, rep)
 		external = false
 	case c.serviceBin != "":
-		ch, url, err = startService(c, dir, rep)
+		svc, err = startService(c, dir, rep)
+		if svc != nil {
+			ch, url = svc.ch, svc.url
+		}
 		external = false
 	}
 	if err != nil {
@@ -170,6 +196,7 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 	}
 	if ch != nil {
 		pid = ch.pid()
+		// ch, not its value now: the restart scenario replaces it with the restarted service.
 		defer func() {
 			if err := ch.stop(15 * time.Second); err != nil {
 				fmt.Fprintf(stdout, "    %s: %v\n", ch.name, err)
@@ -186,7 +213,8 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 	}
 	if target == "service" {
 		// Learn (or check) how many messages the service publishes per webhook.
-		got, err := calibrate(ctx, url, c.load.BrokerURL, c.baseTopic, c.load.DiscoveryPrefix)
+		ct := calibrationFor(c.load.Locks, c.load.SerialPrefix, c.load.Bridges, time.Now())
+		got, err := calibrateOn(ctx, url, ct, c.load.BrokerURL, c.baseTopic, c.load.DiscoveryPrefix)
 		if err != nil {
 			return nil, err
 		}
@@ -220,6 +248,22 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 	}
 	o := c.load
 	o.URL = url
+	var ha *haSubscriber
+	if c.birthAt > 0 && target == "service" {
+		// Home Assistant alone subscribes to the discovery prefix: the main subscriber keeps to
+		// the base topic, so that it neither doubles the broker's work on the configs nor
+		// competes with the Home Assistant-like subscriber for the broker's attention.
+		o.DiscoveryPrefix = ""
+		o.Timeline = true
+		if ha, err = startHASubscriber(c.load.BrokerURL, c.load.DiscoveryPrefix, c.haStatusTopic); err != nil {
+			if samp != nil {
+				samp.finish()
+			}
+			return nil, err
+		}
+		defer ha.close()
+		o.OnStart = func(tr *tracker) { ha.birthAfter(tr, c.birthAt) }
+	}
 	res, err := runLoad(ctx, o)
 	if err != nil {
 		if samp != nil {
@@ -228,6 +272,11 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 		return nil, err
 	}
 	m.Result = res
+	if ha != nil {
+		m.Birth = ha.finish(ctx, res.tracker, c.birthWait)
+		m.Birth.BrokerDropped = brokerDropped(c.load.BrokerURL)
+		m.Birth.DroppedFor = droppingClients(brokerLog)
+	}
 	delta := func(pid int, before procStats) (procStats, time.Duration) {
 		after := procBefore(pid)
 		if before.CPU < 0 || after.CPU < 0 {
@@ -236,9 +285,11 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 		return after, after.CPU - before.CPU
 	}
 	var after procStats
+	var self procStats
 	after, m.CPU = delta(pid, before)
 	_, m.BrokerCPU = delta(brokerPid, brokerBefore)
-	_, m.LoadCPU = delta(os.Getpid(), selfBefore)
+	self, m.LoadCPU = delta(os.Getpid(), selfBefore)
+	m.LoadPeakRSSKiB = self.PeakKiB
 	if busyAfter, stealAfter, err := machineCPU(); err == nil && machineErr == nil && m.CPU >= 0 && m.LoadCPU >= 0 {
 		// Per-process and machine-wide times are sampled apart, so a quiet run can come out a
 		// tick or two below zero: that is zero.
@@ -251,6 +302,13 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 		m.PeakRSSKiB = peak
 		if !external {
 			m.PeakRSSKiB = after.PeakKiB
+		}
+	}
+	if c.restart && svc != nil {
+		m.Restart, err = restartService(ctx, c, svc, res)
+		ch = svc.ch // stopped at the end, whatever happened
+		if err != nil {
+			return nil, fmt.Errorf("restart: %w", err)
 		}
 	}
 	return m, nil
@@ -272,41 +330,82 @@ func serviceEnv() []string {
 	return env
 }
 
-func startService(c config, dir string, rep int) (*child, string, error) {
-	listen, err := freeAddr()
-	if err != nil {
-		return nil, "", err
-	}
-	cfg := fmt.Sprintf(`log:
+// serviceConfig is the service's configuration for a run: the given listen address, broker and
+// bridges (none: the default bridge at /webhook), its state in dataDir.
+func serviceConfig(c config, listen, clientID, dataDir string, bridges []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `log:
   level: info
 http:
   listen: %q
   # The load comes from one address with thousands of invented locks (and the calibration's
   # two): lift the bounds that protect against exactly that from strangers.
-  max_locks_per_bridge: 10000
+  max_locks_per_bridge: %d
   max_conns_per_ip: 4096
 mqtt:
   url: %q
-  client_id: "tedee2mqtt-load-%d-%d"
+  client_id: %q
   qos: %d
   base_topic: %q
 homeassistant:
   enabled: %t
-`, listen, c.load.BrokerURL, os.Getpid(), rep, c.qos, c.baseTopic, c.homeassistant)
+data_dir: %q
+`, listen, state.MaxLocks, c.load.BrokerURL, clientID, c.qos, c.baseTopic, c.homeassistant, dataDir)
+	if len(bridges) > 0 {
+		b.WriteString("bridges:\n")
+		for _, name := range bridges {
+			fmt.Fprintf(&b, "  - name: %q\n", name)
+		}
+	}
+	return b.String()
+}
+
+// serviceRun is a started service and what it takes to start it again on the same state.
+type serviceRun struct {
+	ch      *child
+	url     string // webhook base URL
+	readyz  string
+	cfgPath string
+	dataDir string
+	logPath string
+	env     []string
+	started time.Time // just before the process was started
+	ready   time.Duration
+}
+
+func startService(c config, dir string, rep int) (*serviceRun, error) {
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(dir, fmt.Sprintf("service-%d-data", rep))
+	cfg := serviceConfig(c, listen, fmt.Sprintf("tedee2mqtt-load-%d-%d", os.Getpid(), rep), dataDir, c.load.Bridges)
 	path := filepath.Join(dir, fmt.Sprintf("service-%d.yaml", rep))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	ch, err := startChild("tedee2mqtt", filepath.Join(dir, fmt.Sprintf("service-%d.log", rep)), append(serviceEnv(), c.serviceEnv...),
-		c.serviceBin, "-config", path)
+	s := &serviceRun{url: "http://" + listen + "/webhook", readyz: "http://" + listen + "/readyz", cfgPath: path, dataDir: dataDir,
+		logPath: filepath.Join(dir, fmt.Sprintf("service-%d.log", rep)), env: append(serviceEnv(), c.serviceEnv...)}
+	if err := s.start(c.serviceBin, 15*time.Second); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// start starts the service (again) and waits until it is ready, timing it.
+func (s *serviceRun) start(bin string, timeout time.Duration) error {
+	s.started = time.Now()
+	ch, err := startChild("tedee2mqtt", s.logPath, s.env, bin, "-config", s.cfgPath)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	if err := ch.waitHTTP("http://"+listen+"/readyz", 15*time.Second); err != nil {
+	if err := ch.waitHTTPEvery(s.readyz, timeout, 5*time.Millisecond); err != nil {
 		_ = ch.stop(5 * time.Second)
-		return nil, "", err
+		return err
 	}
-	return ch, "http://" + listen + "/webhook", nil
+	s.ready = time.Since(s.started)
+	s.ch = ch
+	return nil
 }
 
 func startBaseline(c config, p *plan, dir string, rep int) (*child, string, error) {
@@ -355,6 +454,7 @@ func summary(out io.Writer, ms []*measurement, withBaseline bool) {
 		{"latency p50 (ms)", func(m *measurement) float64 { return msf(m.Result.P50) }, f2, true},
 		{"latency p99 (ms)", func(m *measurement) float64 { return msf(m.Result.P99) }, f2, true},
 		{"latency max (ms)", func(m *measurement) float64 { return msf(m.Result.Max) }, f2, true},
+		{"HTTP answer p99 (ms)", func(m *measurement) float64 { return msf(m.Result.AnswerP99) }, f2, true},
 		{"lost", func(m *measurement) float64 { return float64(m.Result.Lost) }, f0, false},
 		{"errors", func(m *measurement) float64 { return float64(m.Result.Rejected + m.Result.Transport) }, f0, false},
 		{"idle RSS (MiB)", func(m *measurement) float64 { return kibToMiB(m.IdleRSSKiB) }, f2, true},
@@ -364,6 +464,7 @@ func summary(out io.Writer, ms []*measurement, withBaseline bool) {
 		{"CPU per webhook (µs)", func(m *measurement) float64 { return m.cpuPerWebhook() }, f0, true},
 		{"broker CPU (s)", func(m *measurement) float64 { return secf(m.BrokerCPU) }, f2, true},
 		{"load tool CPU (s)", func(m *measurement) float64 { return secf(m.LoadCPU) }, f2, true},
+		{"load tool peak RSS (MiB)", func(m *measurement) float64 { return kibToMiB(m.LoadPeakRSSKiB) }, f2, false},
 		{"other CPU on the machine (s)", func(m *measurement) float64 { return secf(m.OtherCPU) }, f2, false},
 		{"stolen by the hypervisor (s)", func(m *measurement) float64 { return secf(m.Steal) }, f2, false},
 	}

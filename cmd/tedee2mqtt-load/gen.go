@@ -222,3 +222,22 @@ func (g *generator) request(url string, w hook) (*http.Request, error) {
 	}
 	return req, nil
 }
+
+// bridgeNames names n bridges for the generated configuration: "load-000", "load-001", … (valid
+// bridge names, sorted as numbered). n = 0 gives none: the default bridge at /webhook.
+func bridgeNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("load-%03d", i)
+	}
+	return names
+}
+
+// webhookURL is where lock's webhooks go: base/<bridge> with the locks spread round-robin over
+// the bridges, or base itself without bridges (the default bridge).
+func webhookURL(base string, bridges []string, lock int) string {
+	if len(bridges) == 0 {
+		return base
+	}
+	return strings.TrimSuffix(base, "/") + "/" + bridges[lock%len(bridges)]
+}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +35,13 @@ type loadOptions struct {
 	SerialPrefix    int           // first 8 digits of every serial
 	Base            time.Time     // event time of every lock's first webhook; zero: now
 	Clock           clock         // paces sends; nil: the real clock
+	// Bridges, when set, spreads the locks over these bridges: lock i's webhooks go to
+	// URL/<Bridges[i % len(Bridges)]>. Empty sends every webhook to URL.
+	Bridges []string
+	// Timeline keeps the latencies per second of the run too (tracker.window).
+	Timeline bool
+	// OnStart, when set, runs once the subscriber is in place, just before the first webhook.
+	OnStart func(*tracker)
 	// AfterSend, when set, runs once the last answer is in, before waiting for the last events:
 	// the moment the receiver holds the most (profiling harnesses take a heap profile there).
 	AfterSend func()
@@ -83,22 +89,6 @@ func loopbackURL(raw string) error {
 	return nil
 }
 
-// Outcome of one webhook, in track.state.
-const (
-	stateUnsent int32 = iota
-	stateAccepted
-	stateRejected  // answered, but not 2xx
-	stateTransport // no answer: connection refused, reset, timeout
-)
-
-// track is what is known about one webhook. Times are nanoseconds since the run's start plus one,
-// so that 0 means "not yet".
-type track struct {
-	sent  atomic.Int64
-	recv  atomic.Int64
-	state atomic.Int32
-}
-
 // result is what one load run measured.
 type result struct {
 	Target     string
@@ -121,12 +111,17 @@ type result struct {
 	MessagesByLeaf map[string]int // by last topic segment ("event", "state", …, "config")
 	Replays        int            // retained messages replayed by the broker on subscribe
 
-	SendTime    time.Duration // first request sent -> last answer received
-	EndToEnd    time.Duration // first request sent -> last event received
-	Latencies   []time.Duration
-	P50, P99    time.Duration
-	Max         time.Duration
-	ScheduleLag time.Duration // worst lateness of a send against the rate schedule
+	SendTime time.Duration // first request sent -> last answer received
+	EndToEnd time.Duration // first request sent -> last event received
+	// Latency is send -> event received of every delivered webhook, Answer send -> HTTP answer
+	// of every answered one: histograms, so that a run of a million keeps no list of them.
+	Latency, Answer      *histogram `json:"-"`
+	P50, P99             time.Duration
+	Max                  time.Duration
+	AnswerP50, AnswerP99 time.Duration
+	ScheduleLag          time.Duration // worst lateness of a send against the rate schedule
+
+	tracker *tracker // for the scenarios that look into the run's timeline
 }
 
 // AcceptedPerSec is the webhook rate the receiver answered 2xx.
@@ -147,15 +142,12 @@ func perSec(n int, d time.Duration) float64 {
 
 // subscriber receives everything the receiver publishes and matches event messages to webhooks.
 type subscriber struct {
-	gen    *generator
-	tracks []track
-	start  time.Time
+	t      *tracker
 	prefix string // base topic + "/"
 
-	messages, replays, dups, unmatched, delivered atomic.Int64
-	lastEvent                                     atomic.Int64
-	mu                                            sync.Mutex
-	byLeaf                                        map[string]int
+	messages, replays atomic.Int64
+	mu                sync.Mutex
+	byLeaf            map[string]int
 	// onMessage, when set, sees every live message (calibration).
 	onMessage func(topic string, payload []byte)
 	// syncTopic receives the marker that sync waits for; synced is closed when it arrives.
@@ -164,8 +156,8 @@ type subscriber struct {
 	syncOnce  sync.Once
 }
 
-func newSubscriber(gen *generator, tracks int, baseTopic string) *subscriber {
-	return &subscriber{gen: gen, tracks: make([]track, tracks), start: time.Now(), prefix: baseTopic + "/",
+func newSubscriber(t *tracker, baseTopic string) *subscriber {
+	return &subscriber{t: t, prefix: baseTopic + "/",
 		byLeaf: map[string]int{}, synced: make(chan struct{}),
 		syncTopic: fmt.Sprintf("%s/_load/%d-%d", baseTopic, os.Getpid(), clientSeq.Add(1))}
 }
@@ -189,7 +181,7 @@ func (s *subscriber) sync(c paho.Client, timeout time.Duration) error {
 }
 
 func (s *subscriber) handle(_ paho.Client, m paho.Message) {
-	now := int64(time.Since(s.start)) + 1
+	now := s.t.now()
 	if m.Topic() == s.syncTopic {
 		s.syncOnce.Do(func() { close(s.synced) })
 		return
@@ -210,51 +202,37 @@ func (s *subscriber) handle(_ paho.Client, m paho.Message) {
 	if leaf != "event" || !strings.HasPrefix(topic, s.prefix) {
 		return
 	}
-	idx, ok := s.match(strings.TrimSuffix(strings.TrimPrefix(topic, s.prefix), "/event"), m.Payload())
+	lock, seq, ok := s.match(strings.TrimSuffix(strings.TrimPrefix(topic, s.prefix), "/event"), m.Payload())
 	if !ok {
-		s.unmatched.Add(1)
+		s.t.unmatched.Add(1)
 		return
 	}
-	if !s.tracks[idx].recv.CompareAndSwap(0, now) {
-		s.dups.Add(1)
-		return
-	}
-	s.delivered.Add(1)
-	for {
-		last := s.lastEvent.Load()
-		if now <= last || s.lastEvent.CompareAndSwap(last, now) {
-			break
-		}
-	}
+	s.t.received(lock, seq, now)
 }
 
 var timestampKey = []byte(`"timestamp":"`)
 
 // match finds the webhook an event message reports, by its lock (the topic's serial) and its
 // event time (the payload's "timestamp", which is unique per lock).
-func (s *subscriber) match(serial string, payload []byte) (int, bool) {
-	lock, ok := s.gen.index[serial]
+func (s *subscriber) match(serial string, payload []byte) (lock, seq int, ok bool) {
+	gen := s.t.gen
+	lock, ok = gen.index[serial]
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	i := bytes.Index(payload, timestampKey)
 	if i < 0 || len(payload) < i+len(timestampKey)+len(tsLayout) {
-		return 0, false
+		return 0, 0, false
 	}
 	raw := payload[i+len(timestampKey) : i+len(timestampKey)+len(tsLayout)]
 	ts, err := time.Parse(tsLayout, string(raw))
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	seq := s.gen.seqOf(ts)
-	if seq < 0 {
-		return 0, false
+	if seq = gen.seqOf(ts); seq < 0 {
+		return 0, 0, false
 	}
-	idx := s.gen.indexOf(lock, seq)
-	if idx >= len(s.tracks) {
-		return 0, false
-	}
-	return idx, true
+	return lock, seq, true
 }
 
 var clientSeq atomic.Int64
@@ -308,7 +286,8 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub := newSubscriber(gen, o.Count, o.BaseTopic)
+	tr := newTracker(gen, o.Timeline)
+	sub := newSubscriber(tr, o.BaseTopic)
 	filters := []string{o.BaseTopic + "/#"}
 	if o.DiscoveryPrefix != "" {
 		filters = append(filters, o.DiscoveryPrefix+"/#")
@@ -331,11 +310,10 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 
 	var (
-		firstErr     atomic.Pointer[string]
-		statusMu     sync.Mutex
-		statuses     = map[int]int{}
-		lastResponse atomic.Int64
-		wg           sync.WaitGroup
+		firstErr atomic.Pointer[string]
+		statusMu sync.Mutex
+		statuses = map[int]int{}
+		wg       sync.WaitGroup
 	)
 	sendCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
@@ -352,36 +330,37 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 				if sendCtx.Err() != nil {
 					continue // out of time: drain without sending
 				}
-				t := &sub.tracks[i]
-				req, err := gen.request(o.URL, gen.at(i))
+				h := gen.at(i)
+				req, err := gen.request(webhookURL(o.URL, o.Bridges, h.lock), h)
 				if err != nil {
-					t.state.Store(stateTransport)
+					tr.begin(h.lock, h.seq)
+					tr.answered(h.lock, h.seq, stateTransport)
 					firstErr.CompareAndSwap(nil, ptr(err.Error()))
 					continue
 				}
-				t.sent.Store(int64(time.Since(sub.start)) + 1)
+				tr.begin(h.lock, h.seq)
 				resp, err := client.Do(req.WithContext(sendCtx))
 				if err != nil {
-					t.state.Store(stateTransport)
+					tr.answered(h.lock, h.seq, stateTransport)
 					firstErr.CompareAndSwap(nil, ptr(err.Error()))
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				at := int64(time.Since(sub.start)) + 1
-				for last := lastResponse.Load(); at > last && !lastResponse.CompareAndSwap(last, at); last = lastResponse.Load() {
-				}
 				if resp.StatusCode/100 == 2 {
-					t.state.Store(stateAccepted)
+					tr.answered(h.lock, h.seq, stateAccepted)
 					continue
 				}
-				t.state.Store(stateRejected)
+				tr.answered(h.lock, h.seq, stateRejected)
 				statusMu.Lock()
 				statuses[resp.StatusCode]++
 				statusMu.Unlock()
 				firstErr.CompareAndSwap(nil, ptr(fmt.Sprintf("HTTP %d", resp.StatusCode)))
 			}
 		}(queues[w])
+	}
+	if o.OnStart != nil {
+		o.OnStart(tr)
 	}
 	p := newPacer(o.Clock, o.Rate)
 	for i := 0; i < o.Count; i++ {
@@ -400,70 +379,40 @@ func runLoad(ctx context.Context, o loadOptions) (*result, error) {
 
 	// Wait for the events of every accepted webhook, up to the grace period.
 	deadline := time.Now().Add(o.Grace)
-	for missing(sub.tracks) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	for tr.outstanding.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 	mc.Disconnect(100)
-
-	r := &result{Target: o.URL, Statuses: statuses, ScheduleLag: p.maxLag,
-		Messages: int(sub.messages.Load()), Replays: int(sub.replays.Load()),
-		Duplicates: int(sub.dups.Load()), Unmatched: int(sub.unmatched.Load())}
-	if s := firstErr.Load(); s != nil {
-		r.FirstError = *s
-	}
-	sub.mu.Lock()
-	r.MessagesByLeaf = maps.Clone(sub.byLeaf)
-	sub.mu.Unlock()
-	var firstSent int64 = -1
-	for i := range sub.tracks {
-		t := &sub.tracks[i]
-		sent, recv, state := t.sent.Load(), t.recv.Load(), t.state.Load()
-		if sent > 0 && (firstSent < 0 || sent < firstSent) {
-			firstSent = sent
-		}
-		switch state {
-		case stateUnsent:
-			continue
-		case stateAccepted:
-			r.Accepted++
-			if recv == 0 {
-				r.Lost++
-				r.LostIDs = append(r.LostIDs, i)
-			} else {
-				r.Delivered++
-				r.Latencies = append(r.Latencies, time.Duration(recv-sent))
-			}
-		case stateRejected:
-			r.Rejected++
-		case stateTransport:
-			r.Transport++
-		}
-		if state != stateAccepted && recv != 0 {
-			r.Unaccepted++
-		}
-		r.Sent++
-	}
-	if firstSent > 0 {
-		r.SendTime = time.Duration(lastResponse.Load() - firstSent)
-		r.EndToEnd = time.Duration(sub.lastEvent.Load() - firstSent)
-	}
-	slices.Sort(r.Latencies)
-	r.P50, r.P99 = percentile(r.Latencies, 50), percentile(r.Latencies, 99)
-	if n := len(r.Latencies); n > 0 {
-		r.Max = r.Latencies[n-1]
-	}
-	return r, ctx.Err()
+	return tr.result(o.URL, statuses, firstErr.Load(), p.maxLag, sub), ctx.Err()
 }
 
-// missing counts accepted webhooks whose event has not arrived yet.
-func missing(tracks []track) int {
-	n := 0
-	for i := range tracks {
-		if tracks[i].state.Load() == stateAccepted && tracks[i].recv.Load() == 0 {
-			n++
-		}
+// result sums up a run once its sending and its grace period are over.
+func (t *tracker) result(target string, statuses map[int]int, firstErr *string, lag time.Duration, sub *subscriber) *result {
+	r := &result{Target: target, Statuses: statuses, ScheduleLag: lag,
+		Sent: int(t.sent.Load()), Accepted: int(t.accepted.Load()), Rejected: int(t.rejected.Load()),
+		Transport: int(t.transport.Load()), Delivered: int(t.delivered.Load()),
+		Duplicates: int(t.dups.Load()), Unmatched: int(t.unmatched.Load()), Unaccepted: int(t.unaccepted.Load()),
+		tracker: t}
+	if firstErr != nil {
+		r.FirstError = *firstErr
 	}
-	return n
+	if sub != nil {
+		r.Messages, r.Replays = int(sub.messages.Load()), int(sub.replays.Load())
+		sub.mu.Lock()
+		r.MessagesByLeaf = maps.Clone(sub.byLeaf)
+		sub.mu.Unlock()
+	}
+	r.Lost, r.LostIDs = t.lost()
+	if first := t.firstSent.Load(); first > 0 {
+		r.SendTime = time.Duration(max(0, t.lastResponse.Load()-first))
+		r.EndToEnd = time.Duration(max(0, t.lastEvent.Load()-first))
+	}
+	t.hmu.Lock()
+	r.Latency, r.Answer = t.latency, t.answer
+	t.hmu.Unlock()
+	r.P50, r.P99, r.Max = r.Latency.percentile(50), r.Latency.percentile(99), r.Latency.max
+	r.AnswerP50, r.AnswerP99 = r.Answer.percentile(50), r.Answer.percentile(99)
+	return r
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -132,8 +132,8 @@ func TestCountsExactlyTheDroppedMessagesAsLost(t *testing.T) {
 	if r.Duplicates != 0 || r.Unmatched != 0 || r.Unaccepted != 0 {
 		t.Errorf("duplicates %d, unmatched %d, unaccepted %d; want none", r.Duplicates, r.Unmatched, r.Unaccepted)
 	}
-	if len(r.Latencies) != 270 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max {
-		t.Errorf("%d latencies, p50 %v p99 %v max %v", len(r.Latencies), r.P50, r.P99, r.Max)
+	if r.Latency.count() != 270 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max {
+		t.Errorf("%d latencies, p50 %v p99 %v max %v", r.Latency.count(), r.P50, r.P99, r.Max)
 	}
 	if r.Messages != 270 || r.MessagesByLeaf["event"] != 270 {
 		t.Errorf("messages %d (%v), want 270 events", r.Messages, r.MessagesByLeaf)

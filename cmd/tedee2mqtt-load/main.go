@@ -57,6 +57,13 @@ type config struct {
 	logDir        string
 	serviceEnv    envFlag
 	load          loadOptions
+	bridges       int
+	// The scale scenarios (docs/scale-scenarios.md).
+	restart       bool
+	restartWait   time.Duration
+	birthAt       time.Duration
+	birthWait     time.Duration
+	haStatusTopic string
 }
 
 // envFlag collects repeated -service-env KEY=VALUE flags.
@@ -97,6 +104,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags.DurationVar(&c.load.Duration, "duration", 5*time.Minute, "stop sending after this long even if -count is not reached")
 	flags.DurationVar(&c.load.Grace, "grace", 5*time.Second, "after the last answer, wait this long for missing event messages before counting them lost")
 	flags.StringVar(&c.load.Format, "format", formatPost, "delivery format: post (JSON body), get (query string) or path (GET+NO_PARAMS)")
+	flags.IntVar(&c.bridges, "bridges", 0, "spread the locks over this many bridges (each in the generated config, webhooks to /webhook/<bridge>); 0: the default bridge at /webhook")
+	flags.BoolVar(&c.restart, "restart", false, "after each service run, stop the service and start it again on the same data_dir and broker; report how long until it is ready and until every lock's json topic is republished")
+	flags.DurationVar(&c.restartWait, "restart-wait", time.Minute, "with -restart: how long to wait for every lock's json topic after the restart")
+	flags.DurationVar(&c.birthAt, "birth-at", 0, "publish Home Assistant's birth (online, not retained) this long after the first webhook, on a broker with Mosquitto's default queue limits, and measure the republish with a Home Assistant-like subscriber; 0: no birth")
+	flags.DurationVar(&c.birthWait, "birth-wait", 2*time.Minute, "with -birth-at: after the load, wait up to this long for the republish to complete")
 	baselineServer := flags.Bool("baseline-server", false, "run as the baseline server (used by the tool itself)")
 	listen := flags.String("listen", "127.0.0.1:0", "with -baseline-server: listen address")
 	planPath := flags.String("plan", "", "with -baseline-server: the message plan measured from the service")
@@ -123,7 +135,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("repeat must be at least 1")
 	case c.qos < 0 || c.qos > 2:
 		return errors.New("qos must be 0, 1 or 2")
+	case c.bridges < 0 || c.bridges > 1000:
+		return errors.New("bridges must be 0-1000")
+	case c.bridges > 0 && c.url != "":
+		return errors.New("-bridges configures the bridges in the generated config: use it with -service-bin")
+	case (c.restart || c.birthAt > 0) && (c.serviceBin == "" || c.broker != ""):
+		return errors.New("-restart and -birth-at start the service and its broker themselves: use -service-bin without -broker")
+	case (c.restart || c.birthAt > 0) && c.baseline:
+		return errors.New("-restart and -birth-at measure the service alone: add -baseline=false")
+	case c.birthAt < 0 || c.birthWait <= 0 || c.restartWait <= 0:
+		return errors.New("-birth-at must not be negative; -birth-wait and -restart-wait must be positive")
+	case c.birthAt > 0 && !c.homeassistant:
+		return errors.New("-birth-at needs Home Assistant discovery (-homeassistant)")
 	}
+	c.haStatusTopic = "homeassistant/status" // the service's default homeassistant.status_topic
+	c.load.Bridges = bridgeNames(c.bridges)
 	c.load.BaseTopic = c.baseTopic
 	c.load.DiscoveryPrefix = "homeassistant"
 	c.load.SerialPrefix = 20000000

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/state"
 )
 
 // planMsg is one MQTT message the receiver publishes for a webhook.
@@ -54,13 +56,51 @@ var calibrationSteps = []struct {
 // calibrate sends a few webhooks one at a time to the receiver at url and records every message
 // each one makes it publish, to learn the plan.
 func calibrate(ctx context.Context, url, brokerURL, baseTopic, discoveryPrefix string) (*plan, error) {
-	gen, err := newGenerator(2, 20, calibrationPrefix, time.Now(), formatPost)
+	return calibrateOn(ctx, url, calibrationTarget{prefix: calibrationPrefix, locks: [2]int{0, 1}}, brokerURL, baseTopic, discoveryPrefix)
+}
+
+// calibrationTarget says which two locks the calibration sends its webhooks for, and where.
+type calibrationTarget struct {
+	prefix  int       // serial prefix
+	locks   [2]int    // the steps' locks 0 and 1 are these locks of the prefix
+	bridges []string  // spread as webhookURL spreads them; both locks must land on one bridge
+	base    time.Time // event time of the first step; zero: now
+}
+
+// calibrationFor picks the calibration's locks for a run over locks locks behind bridges. They
+// are locks of their own unless the run's locks and them together would pass the service's
+// limit on locks tracked (state.MaxLocks), which would refuse the run's last two: then they are
+// two of the run's own locks on one bridge, with event times a minute in the past, so that the
+// run's events (stamped from its own start) are all newer.
+func calibrationFor(locks, serialPrefix int, bridges []string, now time.Time) calibrationTarget {
+	if locks+2 <= state.MaxLocks {
+		return calibrationTarget{prefix: calibrationPrefix, locks: [2]int{0, 1}, bridges: firstBridge(bridges)}
+	}
+	second := max(1, len(bridges)) // on bridge 0 as the run spreads them
+	return calibrationTarget{prefix: serialPrefix, locks: [2]int{0, second}, bridges: bridges, base: now.Add(-time.Minute)}
+}
+
+func firstBridge(bridges []string) []string {
+	if len(bridges) == 0 {
+		return nil
+	}
+	return bridges[:1]
+}
+
+// calibrateOn calibrates with the webhooks of target's locks.
+func calibrateOn(ctx context.Context, url string, target calibrationTarget, brokerURL, baseTopic, discoveryPrefix string) (*plan, error) {
+	base := target.base
+	if base.IsZero() {
+		base = time.Now()
+	}
+	gen, err := newGenerator(target.locks[1]+1, 20, target.prefix, base, formatPost)
 	if err != nil {
 		return nil, err
 	}
 	var mu sync.Mutex
 	var got []planMsg
-	sub := newSubscriber(gen, 20, baseTopic)
+	tr := newTracker(gen, false)
+	sub := newSubscriber(tr, baseTopic)
 	sub.onMessage = func(topic string, payload []byte) {
 		if topic == baseTopic+"/status" {
 			return
@@ -86,13 +126,16 @@ func calibrate(ctx context.Context, url, brokerURL, baseTopic, discoveryPrefix s
 
 	p := &plan{First: map[string][]planMsg{}, Steady: map[string][]planMsg{}}
 	for _, step := range calibrationSteps {
+		step.lock = target.locks[step.lock]
 		mu.Lock()
 		got = nil
 		mu.Unlock()
-		req, err := gen.request(url, hook{lock: step.lock, seq: step.seq})
+		req, err := gen.request(webhookURL(url, target.bridges, step.lock), hook{lock: step.lock, seq: step.seq})
 		if err != nil {
 			return nil, err
 		}
+		before := tr.delivered.Load()
+		tr.begin(step.lock, step.seq)
 		resp, err := client.Do(req.WithContext(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("calibration webhook: %w", err)
@@ -102,9 +145,9 @@ func calibrate(ctx context.Context, url, brokerURL, baseTopic, discoveryPrefix s
 		if resp.StatusCode/100 != 2 {
 			return nil, fmt.Errorf("calibration webhook: HTTP %d", resp.StatusCode)
 		}
-		idx := gen.indexOf(step.lock, step.seq)
+		tr.answered(step.lock, step.seq, stateAccepted)
 		deadline := time.Now().Add(5 * time.Second)
-		for sub.tracks[idx].recv.Load() == 0 {
+		for tr.delivered.Load() == before {
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				return nil, fmt.Errorf("calibration: no event message for %s within 5s", gen.serials[step.lock])
 			}

@@ -159,6 +159,11 @@ func (c *child) stop(timeout time.Duration) error {
 
 // waitHTTP waits until url answers 200 or the child exits.
 func (c *child) waitHTTP(url string, timeout time.Duration) error {
+	return c.waitHTTPEvery(url, timeout, 20*time.Millisecond)
+}
+
+// waitHTTPEvery is waitHTTP, asking every poll (a start is timed to that precision).
+func (c *child) waitHTTPEvery(url string, timeout, poll time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
 	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
@@ -177,7 +182,7 @@ func (c *child) waitHTTP(url string, timeout time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready at %s within %s (log: %s)", c.name, url, timeout, c.log)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(poll)
 	}
 }
 
