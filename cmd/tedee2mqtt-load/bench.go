@@ -128,7 +128,7 @@ func bench(ctx context.Context, c config, stdout, stderr io.Writer) error {
 					r.Lost, r.Duplicates, r.Unmatched, r.Unaccepted)
 			}
 			if m.Restart != nil {
-				fmt.Fprintf(stdout, "    %s\n", m.Restart.describe())
+				fmt.Fprintf(stdout, "    %s\n", strings.ReplaceAll(m.Restart.describe(), "\n", "\n    "))
 			}
 			if m.Birth != nil {
 				fmt.Fprintf(stdout, "    %s\n", strings.ReplaceAll(m.Birth.describe(), "\n", "\n    "))
@@ -255,7 +255,7 @@ func measure(ctx context.Context, c config, target string, rep int, p **plan, di
 		// competes with the Home Assistant-like subscriber for the broker's attention.
 		o.DiscoveryPrefix = ""
 		o.Timeline = true
-		if ha, err = startHASubscriber(c.load.BrokerURL, c.load.DiscoveryPrefix, c.haStatusTopic); err != nil {
+		if ha, err = startHASubscriber(c.load.BrokerURL, c.load.DiscoveryPrefix, c.haStatusTopic, c.haPerMessage); err != nil {
 			if samp != nil {
 				samp.finish()
 			}

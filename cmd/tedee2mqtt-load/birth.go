@@ -21,8 +21,9 @@ type birthResult struct {
 	Expected int           `json:"expected"` // distinct discovery configs seen before the birth
 	Arrived  int           `json:"arrived"`  // of those, republished after the birth
 	Missing  int           `json:"missing"`
-	// Extra counts configs after the birth of topics not seen before it (locks first seen
-	// since), Repeats those of expected topics received more than once after it.
+	// Extra counts configs after the birth of topics not received before it (locks first seen
+	// since, or, for a slow subscriber, configs still queued for it at the birth), Repeats those
+	// of expected topics received more than once after it.
 	Extra, Repeats int
 	// Republish is birth -> the last expected config received; -1 if none came.
 	Republish time.Duration `json:"republish_ns"`
@@ -60,6 +61,10 @@ func statsOf(from, to time.Duration, latency, answer *histogram) windowStats {
 type haSubscriber struct {
 	client      paho.Client
 	statusTopic string
+	// perMessage, when set, is how long each message takes the subscriber (Home Assistant
+	// parses every config and sets up its entity): paho handles messages one at a time, so a
+	// slow handler backs up into the broker's queue for the client, as a slow Home Assistant does.
+	perMessage time.Duration
 
 	mu       sync.Mutex
 	timer    *time.Timer
@@ -76,8 +81,8 @@ type haSubscriber struct {
 // haClientID names the Home Assistant-like client in the broker's log.
 func haClientID() string { return fmt.Sprintf("t2m-load-ha-%d", os.Getpid()) }
 
-func startHASubscriber(brokerURL, prefix, statusTopic string) (*haSubscriber, error) {
-	h := &haSubscriber{statusTopic: statusTopic, before: map[string]bool{}, after: map[string]int{},
+func startHASubscriber(brokerURL, prefix, statusTopic string, perMessage time.Duration) (*haSubscriber, error) {
+	h := &haSubscriber{statusTopic: statusTopic, perMessage: perMessage, before: map[string]bool{}, after: map[string]int{},
 		complete: make(chan struct{})}
 	opts := paho.NewClientOptions().AddBroker(brokerURL).SetClientID(haClientID()).
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetKeepAlive(30 * time.Second)
@@ -94,6 +99,9 @@ func startHASubscriber(brokerURL, prefix, statusTopic string) (*haSubscriber, er
 
 func (h *haSubscriber) handle(_ paho.Client, m paho.Message) {
 	h.note(m.Topic(), time.Now())
+	if h.perMessage > 0 {
+		time.Sleep(h.perMessage)
+	}
 }
 
 // note records a message on topic received at at.
@@ -260,7 +268,7 @@ func (r *birthResult) describe() string {
 	if r.Republish >= 0 {
 		rep = fmt.Sprintf("%.2f s", r.Republish.Seconds())
 	}
-	fmt.Fprintf(&b, "birth at %.1f s: %d of %d discovery configs republished, %d missing, republish took %s (birth -> last config); %d repeated, %d of locks first seen after the birth\n",
+	fmt.Fprintf(&b, "birth at %.1f s: %d of %d discovery configs republished, %d missing, republish took %s (birth -> last config); %d repeated, %d of topics not received before the birth\n",
 		r.BirthAt.Seconds(), r.Arrived, r.Expected, r.Missing, rep, r.Repeats, r.Extra)
 	for _, w := range []struct {
 		name string

@@ -64,6 +64,7 @@ type config struct {
 	birthAt       time.Duration
 	birthWait     time.Duration
 	haStatusTopic string
+	haPerMessage  time.Duration
 }
 
 // envFlag collects repeated -service-env KEY=VALUE flags.
@@ -109,6 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags.DurationVar(&c.restartWait, "restart-wait", time.Minute, "with -restart: how long to wait for every lock's json topic after the restart")
 	flags.DurationVar(&c.birthAt, "birth-at", 0, "publish Home Assistant's birth (online, not retained) this long after the first webhook, on a broker with Mosquitto's default queue limits, and measure the republish with a Home Assistant-like subscriber; 0: no birth")
 	flags.DurationVar(&c.birthWait, "birth-wait", 2*time.Minute, "with -birth-at: after the load, wait up to this long for the republish to complete")
+	flags.DurationVar(&c.haPerMessage, "ha-per-message", 0, "with -birth-at: how long the Home Assistant-like subscriber takes per message (0: as fast as it can), to model a slower Home Assistant")
 	baselineServer := flags.Bool("baseline-server", false, "run as the baseline server (used by the tool itself)")
 	listen := flags.String("listen", "127.0.0.1:0", "with -baseline-server: listen address")
 	planPath := flags.String("plan", "", "with -baseline-server: the message plan measured from the service")
@@ -143,8 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-restart and -birth-at start the service and its broker themselves: use -service-bin without -broker")
 	case (c.restart || c.birthAt > 0) && c.baseline:
 		return errors.New("-restart and -birth-at measure the service alone: add -baseline=false")
-	case c.birthAt < 0 || c.birthWait <= 0 || c.restartWait <= 0:
-		return errors.New("-birth-at must not be negative; -birth-wait and -restart-wait must be positive")
+	case c.birthAt < 0 || c.birthWait <= 0 || c.restartWait <= 0 || c.haPerMessage < 0:
+		return errors.New("-birth-at and -ha-per-message must not be negative; -birth-wait and -restart-wait must be positive")
 	case c.birthAt > 0 && !c.homeassistant:
 		return errors.New("-birth-at needs Home Assistant discovery (-homeassistant)")
 	}
