@@ -173,7 +173,15 @@ func TestRandomSourcesManyLocks(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	sameAsStore(t, out.retained, k.view())
+	snaps := k.Snapshots() // before view, which publishes every json afresh
+	view := k.view()
+	sameAsStore(t, out.retained, view)
+	// state.json's copy (the json last published, kept per lock) is the store's json too.
+	for serial, payload := range snaps {
+		if want := view["tedee/"+serial+"/json"]; string(payload) != want {
+			t.Errorf("%s: snapshot %s, store %s", serial, payload, want)
+		}
+	}
 }
 
 // TestChangedWakesWaiters: a change closes the channel Changed returned before it; a stale event,

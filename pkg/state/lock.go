@@ -61,8 +61,12 @@ type lock struct {
 	firmware   string
 	rssi       *int // signal strength to its bridge, dBm; nil until a reading reports it
 	cloud      *cloudFacts
-	updatedAt  time.Time
-	newest     time.Time // the newest event time applied, any kind
+	// json is the json payload last published: Snapshots (state.json, once a second) reuses it
+	// rather than marshalling every lock again. nil when the lock changed without publishing it
+	// (a restore).
+	json      []byte
+	updatedAt time.Time
+	newest    time.Time // the newest event time applied, any kind
 	// applied holds, per kind, the time of the newest event applied; seen says whether there was
 	// one, because a bridge with an unset clock sends year-1 times that are still valid.
 	applied [numKinds]time.Time

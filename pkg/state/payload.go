@@ -100,7 +100,9 @@ func (s *Store) factMessage(l *lock, f fact) Message {
 }
 
 func (s *Store) lockJSON(l *lock) Message {
-	return Message{Topic: s.topic(l.serial, "json"), Payload: mustJSON(l.view()), Retain: true}
+	payload := mustJSON(l.view())
+	l.json = payload // published payloads are never modified: state.json's save shares it
+	return Message{Topic: s.topic(l.serial, "json"), Payload: payload, Retain: true}
 }
 
 // view is the lock as its json topic shows it. It shares nothing with the lock, so it may be

@@ -48,6 +48,8 @@ func (s *Store) Restore(topic string, payload []byte, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	l.json = nil // merged below, not published
+	s.catalog++
 	for k := range numKinds {
 		ts, err := time.Parse(time.RFC3339Nano, j.Timestamps[kindNames[k]])
 		if err != nil {

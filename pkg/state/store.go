@@ -61,7 +61,14 @@ type Store struct {
 	// onClockBack, when set, is told when a bridge's clock went back (clock.go).
 	onClockBack func(bridge string, from, to, now time.Time)
 	onState     func(serial string) // cloud.go
+	// catalog counts the changes of what the device list shows (locks and bridges, their ids,
+	// names, models, firmware, bridge): Catalog lets a follower skip rebuilding it otherwise.
+	catalog uint64
 }
+
+// Catalog returns a number that changes whenever a lock or bridge is added, removed or described
+// differently (the operator API's devices list); state changes leave it as it is.
+func (s *Store) Catalog() uint64 { return s.catalog }
 
 // New returns an empty store publishing under baseTopic (e.g. "tedee"), with Home Assistant
 // discovery when disc is not nil.
@@ -119,6 +126,7 @@ func orEmpty(p *string) string {
 func (s *Store) newLock(serial string) *lock {
 	l := &lock{serial: serial, published: map[homeassistant.Entity]uint64{}}
 	s.locks[serial] = l
+	s.catalog++
 	return l
 }
 
@@ -177,6 +185,7 @@ func (s *Store) RemoveLock(serial string) []Message {
 		return nil
 	}
 	delete(s.locks, serial)
+	s.catalog++
 	s.uncount(serial)
 	if s.serials[l.id] == serial {
 		delete(s.serials, l.id)
@@ -267,7 +276,10 @@ func (s *Store) republishLock(l *lock, discoveryOnly bool) []Message {
 func (s *Store) Snapshots() map[string][]byte {
 	out := make(map[string][]byte, len(s.locks))
 	for serial, l := range s.locks {
-		out[serial] = s.lockJSON(l).Payload
+		if l.json == nil {
+			l.json = mustJSON(l.view())
+		}
+		out[serial] = l.json
 	}
 	return out
 }
