@@ -206,6 +206,13 @@ func (k *Keeper) Bridges() []state.BridgeJSON {
 	return k.store.Bridges()
 }
 
+// Catalog returns a number that changes whenever the device list would (state.Store.Catalog).
+func (k *Keeper) Catalog() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.Catalog()
+}
+
 // LockState returns the lock's current state word, if known.
 func (k *Keeper) LockState(serial string) (string, bool) {
 	k.mu.Lock()

@@ -24,6 +24,7 @@ type Owner interface {
 	Locks() []state.LockJSON
 	Bridges() []state.BridgeJSON
 	Remove(serial string)
+	Catalog() uint64 // changes whenever the devices list would
 }
 
 // Bridge is what it needs of a Tedee Bridge's controller.
@@ -62,6 +63,9 @@ type Operator struct {
 	// last holds the payloads last published on info and devices, so that unchanged ones are
 	// not published again.
 	last map[string]string
+	// catalog is the owner's Catalog when the devices list was last built (Run's goroutine only).
+	catalog    uint64
+	catalogued bool
 }
 
 // New returns the operator API; requests it runs stop when ctx ends.
@@ -199,7 +203,17 @@ func (o *Operator) publishDiagnostics(health []controller.Health) {
 	}
 }
 
-func (o *Operator) publishDevices() { o.publishRetained("devices", o.devices()) }
+// publishDevices publishes the devices list when it may have changed: building it from every
+// lock's view after each burst of changes was a tenth of the service's CPU with 1,000 locks, for
+// a list that changes when a lock is added, removed or renamed.
+func (o *Operator) publishDevices() {
+	catalog := o.opts.Owner.Catalog()
+	if o.catalogued && catalog == o.catalog {
+		return
+	}
+	o.catalog, o.catalogued = catalog, true
+	o.publishRetained("devices", o.devices())
+}
 
 // publishRetained publishes v on <base>/bridge/<leaf> when it differs from what was published.
 // The info topic's health times change at every sync, which is what it is for.

@@ -38,6 +38,7 @@ func (s *sent) on(topic string) []state.Message {
 type noOwner struct{}
 
 func (noOwner) Changed() <-chan struct{}    { return make(chan struct{}) }
+func (noOwner) Catalog() uint64             { return 0 }
 func (noOwner) Locks() []state.LockJSON     { return nil }
 func (noOwner) Bridges() []state.BridgeJSON { return nil }
 func (noOwner) Remove(string)               {}

@@ -40,6 +40,7 @@ func (s *Store) bridgeNamed(name string) *bridge {
 	if !ok {
 		b = &bridge{name: name}
 		s.bridges[name] = b
+		s.catalog++
 	}
 	return b
 }
@@ -75,6 +76,7 @@ type BridgeInfo struct {
 func (s *Store) SetBridge(name string, info BridgeInfo, ts, now time.Time) []Message {
 	b := s.bridgeNamed(name)
 	b.api = true
+	s.catalog++ // a reading may rename it or report its firmware; one a minute at most
 	var msgs []Message
 	if tedee.ValidSerial(info.Serial) && info.Serial != b.serial {
 		for _, m := range s.bridgeState(b) {

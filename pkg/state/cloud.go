@@ -181,6 +181,9 @@ func (s *Store) ApplyCloudDevice(d CloudDevice, now time.Time) ([]Message, error
 	if created || len(changed) > 0 {
 		l.updatedAt = now
 	}
+	if described != l.described() {
+		s.catalog++
+	}
 	if created || len(changed) > 0 || described != l.described() {
 		msgs = append(msgs, s.lockJSON(l))
 	}
@@ -338,13 +341,16 @@ func (s *Store) ApplyCloudState(snap LockSnapshot, ts, now time.Time) ([]Message
 	return s.ApplySnapshot("", snap, ts, now)
 }
 
-// OnStateChange sets f to be told, during the call that changed it, that a lock reported a state
-// (a status event, even of the same state, or a reading with a new one): the Cloud API's activity
-// log then has an entry saying who. f must not block or call the store.
+// OnStateChange sets f to be told, during the call that changed it, that a lock's state word
+// changed: the Cloud API's activity log then has an entry saying who moved it. A status event
+// that repeats the state (a door opening, a redelivery) does not tell: with a door sensor that
+// would be a read of the log, and its retries, every time someone walks through. f must not
+// block or call the store.
 func (s *Store) OnStateChange(f func(serial string)) { s.onState = f }
 
-func (s *Store) notifyState(l *lock, changed facts) {
-	if s.onState != nil && slices.Contains(changed, factState) {
+// notifyState tells OnStateChange's function when the lock's state word is no longer before.
+func (s *Store) notifyState(l *lock, before string) {
+	if s.onState != nil && l.state != nil && *l.state != before {
 		s.onState(l.serial)
 	}
 }

@@ -203,3 +203,18 @@ func TestCloudBridgeUpdate(t *testing.T) {
 		t.Error("republish lacks the bridge's update")
 	}
 }
+
+func TestStateChangeToldOnlyForANewState(t *testing.T) {
+	s := New("tedee", nil)
+	var told int
+	s.OnStateChange(func(string) { told++ })
+	for i, st := range []int{6, 6, 2, 2, 6} { // locked, locked again (door opened), unlocked, …
+		door := []string{"3", "2", "2", "3", "3"}[i]
+		if _, err := s.Apply("home", decode(t, status(t0.Add(time.Duration(i)*time.Second), st, `,"doorState":`+door)), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if told != 3 {
+		t.Errorf("told %d times, want 3 (locked, unlocked, locked)", told)
+	}
+}

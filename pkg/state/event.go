@@ -21,6 +21,12 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 	if err != nil {
 		return nil, err
 	}
+	described, before := l.described(), orEmpty(l.state)
+	defer func() {
+		if l.described() != described {
+			s.catalog++
+		}
+	}()
 	// (A new lock has seen nothing, so its first facts always apply.)
 	changed, accepted := l.apply(ev, ts)
 	if bridgeName != "" {
@@ -54,7 +60,7 @@ func (s *Store) Apply(bridgeName string, ev tedee.Event, now time.Time) ([]Messa
 		l.newest = ts
 	}
 	msgs = append(msgs, s.lockDiscovery(l, false)...)
-	s.notifyState(l, changed)
+	s.notifyState(l, before)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))
 	}

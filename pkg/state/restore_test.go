@@ -169,3 +169,34 @@ func TestRepublishChangedAfterRestart(t *testing.T) {
 		t.Errorf("L-2 state = %q", got["tedee/L-2/state"])
 	}
 }
+
+// TestCatalog: the devices list's version moves when a lock appears, is renamed or removed, and
+// not when a lock only changes state.
+func TestCatalog(t *testing.T) {
+	s := New("tedee", nil)
+	c0 := s.Catalog()
+	if _, err := s.Apply("home", decode(t, status(t0, 6, "")), now); err != nil {
+		t.Fatal(err)
+	}
+	c1 := s.Catalog()
+	if c1 == c0 {
+		t.Error("a new lock left the catalog as it was")
+	}
+	if _, err := s.Apply("home", decode(t, status(t0.Add(time.Second), 2, "")), now); err != nil {
+		t.Fatal(err)
+	}
+	if s.Catalog() != c1 {
+		t.Error("a state change moved the catalog")
+	}
+	if _, err := s.ApplySnapshot("home", LockSnapshot{ID: 7, Serial: "L-1", Name: "Garage"}, t0, now); err != nil {
+		t.Fatal(err)
+	}
+	c2 := s.Catalog()
+	if c2 == c1 {
+		t.Error("a rename left the catalog as it was")
+	}
+	s.RemoveLock("L-1")
+	if s.Catalog() == c2 {
+		t.Error("a removal left the catalog as it was")
+	}
+}

@@ -60,7 +60,7 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		}
 		l.rewind(ts)
 	}
-	applied, seen, newest := l.applied, l.seen, l.newest
+	applied, seen, newest, before := l.applied, l.seen, l.newest, orEmpty(l.state)
 	var changed facts
 	if fw, ok := firmware(snap.Firmware); ok && fw != l.firmware {
 		l.firmware = fw
@@ -89,12 +89,15 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 		msgs = s.bridgeDiscovery(s.bridgeNamed(bridgeName), false)
 	}
 	msgs = append(msgs, s.lockDiscovery(l, false)...)
-	s.notifyState(l, changed)
+	s.notifyState(l, before)
 	for _, f := range changed {
 		msgs = append(msgs, s.factMessage(l, f))
 	}
 	if len(changed) > 0 || created {
 		l.updatedAt = now
+	}
+	if described != l.described() {
+		s.catalog++
 	}
 	if len(changed) > 0 || created || applied != l.applied || seen != l.seen || newest != l.newest || described != l.described() {
 		msgs = append(msgs, s.lockJSON(l))
