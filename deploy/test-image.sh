@@ -21,6 +21,8 @@
 #      it by its service name with those credentials, is ready (/readyz) and healthy; a webhook on
 #      port 8080 reaches the broker; state.json lands on the tedee2mqtt-data volume; both
 #      containers run read-only, with no capabilities, no-new-privileges and their own users.
+#      Before it, the README's own lines run as written (run_readme; `docker` is podman here): the
+#      two that make config.yaml and mqtt_password, and (7a) its three `docker run` lines.
 #
 # Stand-ins: no registry is reachable here, so the Dockerfile's two base images are replaced by
 # local images tagged with the upstream names, built by this script and removed afterwards:
@@ -69,6 +71,7 @@ command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl) # the README's mqtt_password line
 command -v podman-compose >/dev/null 2>&1 || need_pkgs+=(podman-compose)
 # Service names (mosquitto) resolve on a compose network through CNI's dnsname plugin.
 [ -x /usr/lib/cni/dnsname ] || need_pkgs+=(golang-github-containernetworking-plugin-dnsname)
@@ -219,6 +222,31 @@ debian_userland() {
   mkdir -p "$dir"
   tar -cf - -C / --no-recursion bin sbin lib lib64 -T "$dir.files" | tar -xf - -C "$dir"
   rm -f "$dir.files"
+}
+
+# run_readme PREFIX: runs, with bash in the current directory, the shell line of README.md that
+# starts with PREFIX (continuation lines joined, a trailing comment dropped), as a reader pastes
+# it; `docker` is the function below. Fails when the README no longer shows such a line.
+run_readme() {
+  local line
+  line=$(README_PREFIX=$1 awk '
+    /^[[:space:]]*```/ { inblock = !inblock; next }
+    { l = $0; sub(/^[[:space:]]+/, "", l) }
+    inblock && !found && index(l, ENVIRON["README_PREFIX"]) == 1 { found = 1 }
+    found { if (sub(/\\$/, "", l)) { printf "%s ", l; next } print l; exit }
+  ' "$repo/README.md" | sed 's/[[:space:]]\{1,\}#[^'"'"'"]*$//')
+  [ -n "$line" ] || fail "README.md shows no shell line starting with: $1"
+  echo "    \$ $line"
+  eval "$line"
+}
+# docker, for the README's lines: podman on this run's storage, in the compose stack's network
+# namespace (its -p 8080:8080 stays there), with the explicit limits podman needs here.
+docker() {
+  case $1 in
+    run) shift; pm run "${ulimits[@]}" "$@" ;;
+    rm) shift; pm rm "$@" ;;
+    *) fail "docker $1: the README's docker lines run here are run and rm" ;;
+  esac
 }
 
 # --- stand-in base images ------------------------------------------------------------------
@@ -439,8 +467,9 @@ proj=$work/compose
 mkdir -p "$proj"
 cp docker-compose.yml "$proj/"
 ln -sfn "$repo/deploy" "$proj/deploy"
-install -m 0644 config.example.yaml "$proj/config.yaml"
-(umask 022; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$proj/mqtt_password")
+cp config.example.yaml "$proj/"
+say "the README's lines that make config.yaml and mqtt_password (Docker Compose)"
+(cd "$proj" && run_readme 'cp config.example.yaml config.yaml' && run_readme 'openssl rand -hex 24 > mqtt_password')
 password=$(cat "$proj/mqtt_password")
 
 # The stack runs in a network namespace of its own: its published ports (1883 and 8080, on every
@@ -455,6 +484,35 @@ pc() {
   (cd "$proj" && inns podman-compose -p tedee2mqtt-image-test --podman-args "${pm_args[*]}" \
     --podman-run-args "${ulimits[*]}" "$@")
 }
+
+# The README's docker run lines ("Running in Docker", "Upgrading"), as written, before the stack
+# takes port 8080 in the namespace: the image as `tedee2mqtt`, config.yaml from the README's line.
+say "7a. the README's docker run lines"
+readme=$work/readme
+mkdir -p "$readme"
+cp config.example.yaml "$readme/"
+(umask 022; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$readme/http_secret")
+ns_healthz() { inns curl -fsS http://127.0.0.1:8080/healthz; }
+ns_code() { inns curl -sS -o /dev/null -w '%{http_code}' -X POST --data-binary '{}' http://127.0.0.1:8080/webhook/home; }
+(
+  cd "$readme"
+  run_readme 'cp config.example.yaml config.yaml'
+  run_readme 'docker run -d --name tedee2mqtt --restart unless-stopped \'
+  wait_for "/healthz on the README's published port 8080" 20 ns_healthz
+  pm logs tedee2mqtt 2>&1 | grep '"msg":"starting"' | grep -q '"config":"config.yaml"' || fail "the README's docker run did not read ./config.yaml"
+  pm tag "$img" localhost/tedee2mqtt:NEW # the upgrade's new image
+  run_readme 'docker run --rm -v ./config.yaml:/config/config.yaml:ro tedee2mqtt' | grep -q 'configuration is valid' ||
+    fail "the README's -check-config in the image did not say the configuration is valid"
+  docker rm -f tedee2mqtt >/dev/null
+  # Configured with the environment only: the bridge's route wants the secret from the file.
+  run_readme 'docker run -d --name tedee2mqtt --restart unless-stopped -p 8080:8080 \'
+  wait_for "/healthz of the environment-only docker run" 20 ns_healthz
+  [ "$(ns_code)" = 401 ] || fail "/webhook/home without the secret answered $(ns_code), want 401 (TEDEE2MQTT_HTTP_SECRET_FILE)"
+  docker rm -f tedee2mqtt >/dev/null
+  pm volume rm tedee2mqtt-data >/dev/null
+)
+echo "    both ran: healthy on port 8080, ./config.yaml read, -check-config valid, the secret file used"
+
 app_c=tedee2mqtt-image-test_tedee2mqtt_1
 if ! pc up -d --no-build mosquitto tedee2mqtt >"$work/compose.log" 2>&1; then
   tail -40 "$work/compose.log"; fail "podman-compose up failed"

@@ -24,7 +24,7 @@ const (
 	readmeDockerRun      = `docker run -d --name tedee2mqtt --restart unless-stopped -v ./config.yaml:/config/config.yaml:ro -v tedee2mqtt-data:/data -p 8080:8080 tedee2mqtt`
 	readmeDockerRunEnv   = `docker run -d --name tedee2mqtt --restart unless-stopped -p 8080:8080 -e TEDEE2MQTT_MQTT_URL=tcp://192.0.2.10:1883 -e TEDEE2MQTT_BRIDGES_0_NAME=home -e TEDEE2MQTT_HTTP_SECRET_FILE=/run/secrets/http_secret -v ./http_secret:/run/secrets/http_secret:ro tedee2mqtt`
 	readmeBuildx         = `docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 --build-arg VERSION=1.2.3 --build-arg COMMIT=$(git rev-parse HEAD) -t registry.example.com/tedee2mqtt:1.2.3 --push .`
-	readmeAptGet         = `sudo apt-get install --no-install-recommends podman runc podman-compose golang-github-containernetworking-plugin-dnsname mosquitto mosquitto-clients curl iproute2`
+	readmeAptGet         = `sudo apt-get install --no-install-recommends podman runc podman-compose golang-github-containernetworking-plugin-dnsname mosquitto mosquitto-clients curl iproute2 openssl`
 	readmeImageTest      = `sudo deploy/test-image.sh`
 	readmeComposeUp      = `docker compose up -d`
 	readmeComposeHA      = `docker compose --profile homeassistant up -d`

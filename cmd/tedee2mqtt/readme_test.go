@@ -175,12 +175,12 @@ var readmeChecks = map[string]readmeCheck{
 	readmeJournal: {test: "TestReadmeBuildAndInstall", why: "no systemd runs here: the unit it names is the one installed"},
 	readmeDockerBuild: {ci: "deploy/test-image.sh: build -q --format docker --pull=never --network=none",
 		why: "no Docker engine here: podman builds the same Dockerfile with the same build arguments"},
-	readmeDockerRun: {test: "TestReadmeDockerLines", why: "no Docker engine here: its mounts, volume and port are checked " +
-		"against the Dockerfile; deploy/test-image.sh runs the image so (config at /config/config.yaml, a /data volume)"},
-	readmeDockerRunEnv: {test: "TestReadmeDockerLines", why: "no Docker engine here: its environment and secret file " +
-		"pass -check-config, and it has the mount its *_FILE variable reads"},
-	readmeDockerCheckNew: {test: "TestReadmeBuildAndInstall", why: "no Docker engine here: the binary runs as in the " +
-		"image (working directory holding the mounted config.yaml, no -config); deploy/test-image.sh shows the image reads it"},
+	readmeDockerRun: {ci: `deploy/test-image.sh: run_readme 'docker run -d --name tedee2mqtt --restart unless-stopped \'`,
+		why: "no Docker engine here: podman runs it, as written, in a network namespace of its own"},
+	readmeDockerRunEnv: {ci: `deploy/test-image.sh: run_readme 'docker run -d --name tedee2mqtt --restart unless-stopped -p 8080:8080 \'`,
+		why: "no Docker engine here: podman runs it, as written, in a network namespace of its own"},
+	readmeDockerCheckNew: {ci: `deploy/test-image.sh: run_readme 'docker run --rm -v ./config.yaml:/config/config.yaml:ro tedee2mqtt'`,
+		why: "no Docker engine here: podman runs it, with the image built tagged NEW too"},
 	readmeBuildx: {test: "TestDockerfileBuildLine", why: "no registry and no buildx here: each platform runs the " +
 		"Dockerfile's go build line, which TestDockerfileBuildLine runs for this machine's platform"},
 	readmeAptGet:    {test: "TestReadmeDockerLines", why: "it installs system packages: checked to be what deploy/test-image.sh needs"},
