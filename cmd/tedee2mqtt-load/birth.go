@@ -24,13 +24,15 @@ type birthResult struct {
 	// Extra counts configs after the birth of topics not received before it (locks first seen
 	// since, or, for a slow subscriber, configs still queued for it at the birth), Repeats those
 	// of expected topics received more than once after it.
-	Extra, Repeats int
+	Extra   int `json:"extra"`
+	Repeats int `json:"repeats"`
 	// Republish is birth -> the last expected config received; -1 if none came.
 	Republish time.Duration `json:"republish_ns"`
 	// Send-to-subscriber and HTTP answer times of the webhooks sent before the birth and during
 	// the republish (whole seconds of the run: the second of the birth to that of the last
 	// config).
-	Before, During windowStats
+	Before windowStats `json:"before"`
+	During windowStats `json:"during"`
 	// BrokerDropped is Mosquitto's count of messages it dropped ($SYS/broker/publish/messages/
 	// dropped), for any client; -1 if unknown. DroppedFor lists the clients it logged dropping
 	// for (the Home Assistant-like one is haClientID).
@@ -40,12 +42,16 @@ type birthResult struct {
 
 // windowStats sums up the webhooks sent in one window of a run.
 type windowStats struct {
-	From, To           time.Duration
-	Delivered          int
-	P99, AnswerP99     time.Duration
-	Answered           int
-	P50, AnswerP50     time.Duration
-	MaxLatency, MaxAns time.Duration
+	From       time.Duration `json:"from_ns"` // send time, after the run's start
+	To         time.Duration `json:"to_ns"`
+	Delivered  int           `json:"delivered"` // webhooks whose event arrived
+	P50        time.Duration `json:"p50_ns"`    // send -> event received
+	P99        time.Duration `json:"p99_ns"`
+	MaxLatency time.Duration `json:"max_ns"`
+	Answered   int           `json:"answered"`      // webhooks answered (any status)
+	AnswerP50  time.Duration `json:"answer_p50_ns"` // send -> HTTP answer
+	AnswerP99  time.Duration `json:"answer_p99_ns"`
+	MaxAns     time.Duration `json:"answer_max_ns"`
 }
 
 func statsOf(from, to time.Duration, latency, answer *histogram) windowStats {

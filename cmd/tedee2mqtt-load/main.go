@@ -14,7 +14,9 @@
 //	go build -o /tmp/tedee2mqtt ./cmd/tedee2mqtt
 //	go run ./cmd/tedee2mqtt-load -service-bin /tmp/tedee2mqtt -locks 1000 -count 100000
 //
-// See docs/benchmarks.md for the measurements and the commands that reproduce them.
+// See docs/benchmarks.md for the measurements and the commands that reproduce them, and
+// docs/scale-scenarios.md for the scale scenarios: -bridges (locks spread over many bridges),
+// -restart (a start that restores every lock) and -birth-at (Home Assistant's birth during a load).
 package main
 
 import (
