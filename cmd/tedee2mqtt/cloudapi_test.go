@@ -66,6 +66,15 @@ func TestCloudOnly(t *testing.T) {
 		}
 	}
 
+	rec.WaitUntil(t, waitTimeout, "the devices list with the accessories", func(msgs []brokertest.Message) bool {
+		for _, m := range msgs {
+			if m.Topic == "tedee/bridge/devices" && strings.Contains(m.Payload, `"accessories":["door_sensor","keypad"]`) {
+				return true
+			}
+		}
+		return false
+	})
+
 	res := command(t, rec, b.URL(), goSerial, "lock")
 	if res["ok"] != true || res["via"] != "cloud" || res["state"] != "locked" {
 		t.Errorf("cloud command result: %v", res)

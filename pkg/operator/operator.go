@@ -148,7 +148,7 @@ func (o *Operator) devices() []Device {
 	for _, l := range o.opts.Owner.Locks() {
 		serial := l.Serial
 		out = append(out, Device{Type: "lock", Serial: &serial, ID: l.ID, Name: l.Name, Model: l.Model,
-			Firmware: l.Firmware, Bridge: l.Bridge, Accessories: []string{}})
+			Firmware: l.Firmware, Bridge: l.Bridge, Accessories: append([]string{}, l.Accessories...)})
 	}
 	return out
 }

@@ -280,6 +280,20 @@ func (s *Store) activityMessage(l *lock, e ActivityEntry, at time.Time) Message 
 	return Message{Topic: s.topic(l.serial, "activity"), Payload: payload}
 }
 
+// accessories names the accessories paired with the lock, as far as the Cloud API said.
+func (l *lock) accessories() []string {
+	var out []string
+	if c := l.cloud; c != nil {
+		if c.doorSensor != nil {
+			out = append(out, "door_sensor")
+		}
+		if c.keypad != nil {
+			out = append(out, "keypad")
+		}
+	}
+	return out
+}
+
 // cloudPayload returns the payload of one of the Cloud API's facts.
 func (l *lock) cloudPayload(f fact) string {
 	c := l.cloud

@@ -46,6 +46,9 @@ func TestCloudDeviceFacts(t *testing.T) {
 	if s.Locks()[0].Name == nil || *s.Locks()[0].Name != "Front" {
 		t.Errorf("name = %v", s.Locks()[0].Name)
 	}
+	if got := s.Locks()[0].Accessories; !slices.Equal(got, []string{"door_sensor", "keypad"}) {
+		t.Errorf("accessories = %v", got)
+	}
 
 	// The same list again changes nothing.
 	if msgs := must(t)(s.ApplyCloudDevice(d, now)); len(msgs) != 0 {

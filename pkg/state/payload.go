@@ -35,8 +35,10 @@ type LockJSON struct {
 	LastUser   *string `json:"last_user,omitempty"`
 	LastSource *string `json:"last_source,omitempty"`
 	LastMoved  *string `json:"last_moved,omitempty"`
-	UpdatedAt  string  `json:"updated_at"`
-	Timestamp  string  `json:"timestamp"`
+	// Accessories paired with the lock, from the Cloud API: "door_sensor", "keypad".
+	Accessories []string `json:"accessories,omitempty"`
+	UpdatedAt   string   `json:"updated_at"`
+	Timestamp   string   `json:"timestamp"`
 	// Timestamps holds the newest event time applied per kind of fact (status, battery, charging,
 	// connection), so the ordering rule can survive a restart.
 	Timestamps map[string]string `json:"timestamps"`
@@ -130,6 +132,7 @@ func (l *lock) view() LockJSON {
 		j.LastUser, j.LastSource = copyOf(c.lastUser), copyOf(c.lastSource)
 		j.LastMoved = new(c.lastMoved.UTC().Format(timeLayout))
 	}
+	j.Accessories = l.accessories()
 	for k := kind(0); k < numKinds; k++ {
 		if l.seen[k] {
 			j.Timestamps[kindNames[k]] = l.applied[k].UTC().Format(timeLayout)

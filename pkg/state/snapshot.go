@@ -110,8 +110,13 @@ type description struct {
 	id                     int64
 	deviceType             int
 	bridge, firmware, name string
+	doorSensor, keypad     bool
 }
 
 func (l *lock) described() description {
-	return description{l.id, l.deviceType, l.bridge, l.firmware, l.name}
+	d := description{id: l.id, deviceType: l.deviceType, bridge: l.bridge, firmware: l.firmware, name: l.name}
+	if l.cloud != nil {
+		d.doorSensor, d.keypad = l.cloud.doorSensor != nil, l.cloud.keypad != nil
+	}
+	return d
 }
