@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +28,15 @@ import (
 //	go test ./cmd/tedee2mqtt -run '^$' -bench ServiceWebhooks -benchtime 50000x -cpuprofile /tmp/cpu.out
 //	go tool pprof -top -focus 'tedee2mqtt/pkg|tedee2mqtt/cmd/tedee2mqtt\.' /tmp/cpu.out
 //
+// -service.locks N spreads them over N locks; -service.heap FILE writes a heap profile once every
+// webhook is answered (go tool pprof -sample_index=inuse_space FILE).
+//
 // The benchmark's own HTTP client shares the process: -focus on the service's packages.
+var (
+	benchLocks = flag.Int("service.locks", 1000, "BenchmarkServiceWebhooks: locks the webhooks are spread over")
+	benchHeap  = flag.String("service.heap", "", "BenchmarkServiceWebhooks: write a heap profile here once every webhook is answered")
+)
+
 func BenchmarkServiceWebhooks(b *testing.B) {
 	broker := brokertest.Start(b)
 	listen := freeAddrB(b)
@@ -53,7 +64,7 @@ func BenchmarkServiceWebhooks(b *testing.B) {
 		}
 	}
 
-	const locks, senders = 1000, 8
+	locks, senders := *benchLocks, 8
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	body := func(lock, i int) string {
 		return fmt.Sprintf(`{"event":"lock-status-changed","timestamp":%q,"data":{"deviceType":2,"deviceId":%d,"serialNumber":"2%07d-000001","state":%d,"jammed":0,"doorState":3}}`,
@@ -84,6 +95,17 @@ func BenchmarkServiceWebhooks(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	if *benchHeap != "" {
+		runtime.GC()
+		f, err := os.Create(*benchHeap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func freeAddrB(b *testing.B) string {
