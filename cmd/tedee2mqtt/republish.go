@@ -24,14 +24,18 @@ const (
 // republishPace returns the pace of one republish: after each batch of n messages it waits until
 // the broker has taken most of what is pending (not while disconnected: then everything is queued,
 // coalesced per topic, for when it is back) and until the batch's share of the rate has passed.
-func republishPace(client *mqtt.Client) func(n int) {
+// It stops the republish when the client closes.
+func republishPace(client *mqtt.Client) func(n int) bool {
 	start, sent := time.Now(), 0
-	return func(n int) {
+	return func(n int) bool {
 		sent += n
 		client.WaitBelow(republishBacklog, time.Second)
 		due := start.Add(time.Duration(float64(sent) / republishRate * float64(time.Second)))
-		if wait := time.Until(due); wait > 0 {
-			time.Sleep(wait)
+		select {
+		case <-time.After(time.Until(due)):
+			return true
+		case <-client.Closing():
+			return false // shutting down: what is pending is delivered, the rest is not needed
 		}
 	}
 }

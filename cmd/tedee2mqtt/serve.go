@@ -192,7 +192,11 @@ func connect(cfg config.Config, brokerURL string, disc *homeassistant.Options, s
 				byTopic[m.Topic] = m.Payload
 			}
 			restoreTopics(owner, byTopic, "the broker", log)
-			owner.RepublishChanged(byTopic)
+			// What the broker does not hold as it should (changed while the service was down, or
+			// lost by the broker), paced like any republish; it starts while delivery is still held.
+			differing := owner.Differing(byTopic)
+			log.Info("republishing what the broker does not retain as it should", zap.Int("locks", len(differing)))
+			go owner.RepublishLocksPaced(differing, false, republishPace(client))
 		},
 	}
 	if disc != nil {

@@ -145,11 +145,12 @@ func (k *Keeper) Republish() {
 	k.change(func(s *state.Store) []state.Message { return s.Republish() })
 }
 
-// RepublishChanged republishes, after the restore, what the broker does not retain as the store
-// holds it (state.Store.RepublishChanged), at once: the client still holds delivery then, and
-// replaces in place what was queued before the restore.
-func (k *Keeper) RepublishChanged(retained map[string][]byte) {
-	k.change(func(s *state.Store) []state.Message { return s.RepublishChanged(retained) })
+// Differing returns the locks the broker does not retain as the store holds them
+// (state.Store.Differing), to republish after the restore.
+func (k *Keeper) Differing(retained map[string][]byte) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.Differing(retained)
 }
 
 // republishBatch is how many locks a paced republish takes at a time under the lock: about 100
@@ -159,20 +160,29 @@ const republishBatch = 10
 
 // RepublishPaced publishes every discovery config and, unless discoveryOnly, every retained state
 // again, a few locks at a time, calling pace with the number of messages after each batch (outside
-// the lock: the wiring waits there for the broker and caps the rate, so that Home Assistant is not
+// the lock; false stops the republish, at shutdown: the wiring waits there for the broker and caps the rate, so that Home Assistant is not
 // sent 70,000 configs at once, and live changes are not queued behind them). Each batch is the
 // state as it is then; a change made meanwhile is published after the batches before it, as
 // always. Paced republishes run one at a time. It is for the broker connection coming back and
 // Home Assistant's birth.
-func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int)) {
+func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int) bool) {
+	k.RepublishLocksPaced(nil, discoveryOnly, pace)
+}
+
+// RepublishLocksPaced is RepublishPaced for the named locks (nil: all), and every bridge.
+func (k *Keeper) RepublishLocksPaced(serials []string, discoveryOnly bool, pace func(messages int) bool) {
 	k.republishing.Lock()
 	defer k.republishing.Unlock()
 	k.mu.Lock()
-	serials := k.store.Serials()
+	if serials == nil {
+		serials = k.store.Serials()
+	}
 	msgs := k.store.RepublishBridges(discoveryOnly)
 	k.out.Publish(msgs...)
 	k.mu.Unlock()
-	pace(len(msgs))
+	if !pace(len(msgs)) {
+		return
+	}
 	for i := 0; i < len(serials); i += republishBatch {
 		k.mu.Lock()
 		msgs := k.store.RepublishLocks(serials[i:min(i+republishBatch, len(serials))], discoveryOnly)
@@ -180,7 +190,9 @@ func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int)) {
 			k.out.Publish(msgs...)
 		}
 		k.mu.Unlock()
-		pace(len(msgs))
+		if !pace(len(msgs)) {
+			return
+		}
 	}
 }
 

@@ -24,7 +24,7 @@ func TestRepublishPaced(t *testing.T) {
 	k.out = cleared // as a broker that lost everything
 	batches, total := 0, 0
 	var changes sync.WaitGroup
-	k.RepublishPaced(false, func(n int) {
+	k.RepublishPaced(false, func(n int) bool {
 		batches++
 		total += n
 		// A webhook arrives between batches: it must not wait for the republish to end.
@@ -36,6 +36,7 @@ func TestRepublishPaced(t *testing.T) {
 			source(t, k, rand.New(rand.NewPCG(uint64(batches), 3)), serials, 1, false)
 		}()
 		<-done
+		return true
 	})
 	changes.Wait()
 	if want := 1 + (len(serials)+republishBatch-1)/republishBatch; batches != want {
@@ -46,7 +47,7 @@ func TestRepublishPaced(t *testing.T) {
 	// Discovery only (Home Assistant's birth): configs, no state.
 	configs := &lastValue{retained: map[string]string{}}
 	k.out = configs
-	k.RepublishPaced(true, func(int) {})
+	k.RepublishPaced(true, func(int) bool { return true })
 	if len(configs.retained) == 0 {
 		t.Fatal("no discovery config republished")
 	}

@@ -311,6 +311,9 @@ func (c *Client) WaitBelow(n int, max time.Duration) {
 	}
 }
 
+// Closing returns a channel closed once Close has been called.
+func (c *Client) Closing() <-chan struct{} { return c.stop }
+
 // DroppedEvents returns how many event messages were dropped because the queue was full.
 func (c *Client) DroppedEvents() uint64 { return c.out.droppedEvents() }
 

@@ -208,21 +208,22 @@ func (s *Store) Republish() []Message {
 	return msgs
 }
 
-// RepublishChanged is Republish after a restart, given the json topics the broker retained: a
-// lock whose json the broker holds as the store would publish it is left alone (the broker has
-// its topics, and its discovery configs go out again with its next change); every other lock, and
-// every bridge, is republished. With thousands of locks a restart then sends what changed while
-// the service was down, not everything.
-func (s *Store) RepublishChanged(retained map[string][]byte) []Message {
-	msgs := s.RepublishBridges(false)
-	for _, l := range s.locks {
-		j := s.lockJSON(l)
-		if b, ok := retained[j.Topic]; ok && string(b) == string(j.Payload) {
-			continue
+// Differing returns, after a restart, the serials of the locks whose json the broker does not
+// retain as the store would publish it (given the json topics it retains): those, and only
+// those, need republishing. A lock the broker holds as it should is left alone: the broker has
+// its topics, and its discovery configs go out again with its next change. With thousands of
+// locks a restart then sends what changed while the service was down, not everything.
+func (s *Store) Differing(retained map[string][]byte) []string {
+	var out []string
+	for serial, l := range s.locks {
+		if l.json == nil {
+			l.json = mustJSON(l.view())
 		}
-		msgs = append(msgs, s.republishLock(l, false)...)
+		if b, ok := retained[s.topic(serial, "json")]; !ok || string(b) != string(l.json) {
+			out = append(out, serial)
+		}
 	}
-	return msgs
+	return out
 }
 
 // Serials returns the serial of every lock, in no particular order: the batches a paced republish
