@@ -84,6 +84,11 @@ func Start(addr string, opts Options, log *zap.Logger) (*Broker, error) {
 	// effectively infinite. It must not be 0: mochi then stamps MQTT 5 acks with an expiry of "now",
 	// which drops in-flight QoS 2 handshakes after a second.
 	caps.MaximumMessageExpiryInterval = math.MaxInt32
+	// A subscription's retained replay goes through the client's outbound queue, and mochi drops
+	// what does not fit (8,192 by default, QoS 0 and 1 alike): tedee2mqtt's restore of 10,000 locks'
+	// json, or Home Assistant's subscription to 70,000 discovery configs, would lose most of it.
+	// The queue is a channel of pointers, allocated per client: 1 MiB each at this size.
+	caps.MaximumClientWritesPending = 1 << 17
 
 	server := mqtt.New(&mqtt.Options{
 		Capabilities: caps,

@@ -14,6 +14,11 @@ import (
 // ReadRetained waits for the connection, subscribes to filter, collects the retained messages the
 // broker replays until none has arrived for quiet, and unsubscribes. ctx bounds the whole of it;
 // when it ends first, what was collected so far is returned with the error.
+//
+// It subscribes at QoS 0: a broker drops QoS 1 messages, retained replays included, beyond its
+// per-client queue (Mosquitto's max_queued_messages, 1,000 by default), so at QoS 1 a restart
+// with thousands of locks read back only the first thousand. QoS 0 is not queued that way, and on
+// the connection just made nothing is lost between the broker and us.
 func (c *Client) ReadRetained(ctx context.Context, filter string, quiet time.Duration) ([]state.Message, error) {
 	for !c.Connected() {
 		select {
@@ -27,7 +32,7 @@ func (c *Client) ReadRetained(ctx context.Context, filter string, quiet time.Dur
 		msgs []state.Message
 	)
 	arrived := make(chan struct{}, 1)
-	t := c.paho.Subscribe(filter, 1 /* qos */, func(_ paho.Client, m paho.Message) {
+	t := c.paho.Subscribe(filter, 0 /* QoS: see above */, func(_ paho.Client, m paho.Message) {
 		if !m.Retained() {
 			return // live traffic, our own publications among it
 		}
