@@ -166,15 +166,19 @@ const republishBatch = 10
 // always. Paced republishes run one at a time. It is for the broker connection coming back and
 // Home Assistant's birth.
 func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int) bool) {
-	k.RepublishLocksPaced(nil, discoveryOnly, pace)
+	k.republishPaced(nil, true, discoveryOnly, pace)
 }
 
-// RepublishLocksPaced is RepublishPaced for the named locks (nil: all), and every bridge.
+// RepublishLocksPaced is RepublishPaced for the named locks only (none: only the bridges).
 func (k *Keeper) RepublishLocksPaced(serials []string, discoveryOnly bool, pace func(messages int) bool) {
+	k.republishPaced(serials, false, discoveryOnly, pace)
+}
+
+func (k *Keeper) republishPaced(serials []string, all, discoveryOnly bool, pace func(messages int) bool) {
 	k.republishing.Lock()
 	defer k.republishing.Unlock()
 	k.mu.Lock()
-	if serials == nil {
+	if all {
 		serials = k.store.Serials()
 	}
 	msgs := k.store.RepublishBridges(discoveryOnly)

@@ -56,4 +56,14 @@ func TestRepublishPaced(t *testing.T) {
 			t.Errorf("birth republished state %s", topic)
 		}
 	}
+
+	// No lock named (a restart the broker kept up with): only the bridges.
+	none := &lastValue{retained: map[string]string{}}
+	k.out = none
+	k.RepublishLocksPaced(nil, false, func(int) bool { return true })
+	for topic := range none.retained {
+		if strings.Contains(topic, "L-") {
+			t.Errorf("republished %s, no lock was named", topic)
+		}
+	}
 }

@@ -170,7 +170,8 @@ func (s *resumeStore) All() []string {
 const resumeWait = 2 * time.Second
 
 func (c *Client) onConnect(paho.Client) {
-	if c.reconnected.Swap(true) {
+	reconnection := c.reconnected.Swap(true)
+	if reconnection {
 		// After a reconnection paho sends again what the broker had not acknowledged, listed from
 		// its store, marking each as a duplicate as it goes (paho.mqtt.golang#703): a message
 		// published before that list is taken is sent twice, and marked while paho writes it (a
@@ -197,7 +198,7 @@ func (c *Client) onConnect(paho.Client) {
 		for _, s := range subs {
 			c.subscribe(s)
 		}
-		c.republishOnConnect()
+		c.republishOnConnect(reconnection)
 	}()
 }
 
