@@ -33,11 +33,19 @@ func (a *Account) readDevices(ctx context.Context) error {
 	now := a.opts.Now()
 	ids := make(map[string]int64, len(list.Locks))
 	for _, l := range list.Locks {
+		if tedee.ValidSerial(l.Serial) {
+			ids[l.Serial] = l.ID
+		}
+	}
+	// The map first: once a lock's settings are published, a write to them must find it.
+	a.mu.Lock()
+	a.ids = ids
+	a.mu.Unlock()
+	for _, l := range list.Locks {
 		if !tedee.ValidSerial(l.Serial) {
 			a.log.Warn("skipped a lock of the device list: its serial cannot be a topic segment", zap.Int64("device_id", l.ID))
 			continue
 		}
-		ids[l.Serial] = l.ID
 		if err := a.owner.CloudDevice(device(l, list.Keypads, sensors, sensorsRead), now); err != nil {
 			a.log.Warn("could not apply a lock of the device list", zap.String("serial", l.Serial), zap.Error(err))
 			continue
@@ -51,7 +59,6 @@ func (a *Account) readDevices(ctx context.Context) error {
 	a.mu.Unlock()
 	a.applyBridges(now)
 	a.mu.Lock()
-	a.ids = ids
 	for _, l := range list.Locks {
 		a.revision[l.ID] = l.Revision
 	}
