@@ -75,11 +75,10 @@ Try, in another terminal:
   mosquitto_sub %s -v -t 'tedee/#'                                   # every lock's state
   mosquitto_sub %s -t 'tedee/+/activity' -v                          # who did what: "user":"%s","source":"pin"
   mosquitto_sub %s -v -t 'tedee/+/last_user' -t 'tedee/+/last_source'  # retained: who last moved each lock, and how
-  mosquitto_pub %s -t tedee/20000001-000001/set -m unlock            # the PRO unlocks (-m lock locks it): "user":"%s"
-  mosquitto_sub %s -v -t tedee/20000001-000001/set/result -C 1       # what the command did
+  mosquitto_rr %s -t tedee/20000001-000001/set -e tedee/20000001-000001/set/result -m unlock  # the PRO unlocks (-m lock locks it) and says what it did; its activity: "user":"%s"
   curl -s http://127.0.0.1:%s/metrics | grep tedee2mqtt_webhooks_total
 Home Assistant: point its MQTT integration at %s:%s; the locks appear as devices.
 Ctrl-C stops it.
-`, cloudURL, broker, port, demoVisitor, port, mq, mq, demoVisitor, mq, mq, demoOwner, mq, port, host, bport)
+`, cloudURL, broker, port, demoVisitor, port, mq, mq, demoVisitor, mq, mq, demoOwner, port, host, bport)
 	return cfg, stop, nil
 }

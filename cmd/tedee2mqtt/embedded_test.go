@@ -93,7 +93,7 @@ func TestEmbeddedDemo(t *testing.T) {
 		}
 	}()
 	waitHTTP(t, "http://"+listen+"/readyz", exited, func() string { return fmt.Sprintf("%v\n%s", runErr, logs.String()) })
-	for _, want := range []string{"mosquitto_sub", "tedee/20000001-000001/set -m unlock", "-m lock", "-t 'tedee/+/activity' -v",
+	for _, want := range []string{"mosquitto_sub", "mosquitto_rr", "-t tedee/20000001-000001/set -e tedee/20000001-000001/set/result -m unlock", "-m lock", "-t 'tedee/+/activity' -v",
 		"last_user", "fake Tedee Cloud", "Ctrl-C"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("the demo does not print %q:\n%s", want, stdout.String())

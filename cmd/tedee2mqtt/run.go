@@ -26,7 +26,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	checkConfig := flags.Bool("check-config", false, "validate the configuration, print every problem and exit")
 	showVersion := flags.Bool("version", false, "print version information and exit")
 	healthcheck := flags.Bool("healthcheck", false, "GET /healthz on the configured listen address; exit 0 if healthy")
-	demoMode := flags.Bool("demo", false, "try everything without hardware: a fake bridge with two locks, the embedded broker, all on loopback")
+	demoMode := flags.Bool("demo", false, "try everything without hardware: a fake bridge with two locks, a fake Tedee Cloud API, the embedded broker, all on loopback")
 	flags.Usage = func() { usage(flags) }
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
