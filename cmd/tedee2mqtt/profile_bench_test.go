@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,7 +38,7 @@ var (
 
 func BenchmarkServiceWebhooks(b *testing.B) {
 	broker := brokertest.Start(b)
-	listen := freeAddrB(b)
+	listen := freeAddr(b)
 	dir := b.TempDir()
 	cfg := fmt.Sprintf("log:\n  level: error\nhttp:\n  listen: %q\n  max_locks_per_bridge: 10000\nmqtt:\n  url: %q\ndata_dir: %q\n",
 		listen, broker.URL(), filepath.Join(dir, "data"))
@@ -106,14 +105,4 @@ func BenchmarkServiceWebhooks(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func freeAddrB(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
