@@ -436,7 +436,7 @@ func details(l *Lock) tedeeapi.LockDetails {
 		State: new(l.State), Jammed: tedeeapi.NewFlag(l.Jammed), DoorState: new(l.DoorState), BatteryLevel: new(l.Battery),
 		IsCharging: tedeeapi.NewFlag(l.Charging),
 		DeviceSettings: tedeeapi.DeviceSettings{PullSpringEnabled: tedeeapi.NewFlag(l.PullSpringEnabled),
-			PullSpringDuration: l.PullSpringDuration, AutoPullSpringEnabled: tedeeapi.NewFlag(l.AutoPullSpring),
+			PullSpringDuration: new(l.PullSpringDuration), AutoPullSpringEnabled: tedeeapi.NewFlag(l.AutoPullSpring),
 			ButtonLockEnabled: tedeeapi.NewFlag(true), ButtonUnlockEnabled: tedeeapi.NewFlag(true)}}
 }
 

@@ -274,7 +274,8 @@ func (c *Driver) sync(ctx context.Context) (string, error) {
 func (c *Driver) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	snap := state.LockSnapshot{ID: l.ID, Serial: l.SerialNumber, Name: l.Name, DeviceType: l.Type,
 		Firmware: l.Version, Connected: l.IsConnected.Bool(), Jammed: l.Jammed.Bool(), Battery: l.BatteryLevel,
-		Charging: l.IsCharging.Bool(), PullSpring: l.DeviceSettings.PullSpringEnabled.Bool(), RSSI: l.RSSI}
+		Charging: l.IsCharging.Bool(), PullSpring: l.DeviceSettings.PullSpringEnabled.Bool(), RSSI: l.RSSI,
+		Settings: settings(l.DeviceSettings)}
 	if l.State != nil {
 		snap.State = new(tedee.LockState(*l.State))
 	}
@@ -287,9 +288,25 @@ func (c *Driver) apply(l tedeeapi.LockDetails, ts time.Time) error {
 	}
 	c.mu.Lock()
 	c.ids[l.SerialNumber] = l.ID
-	c.pulls[l.SerialNumber] = time.Duration(l.DeviceSettings.PullSpringDuration) * time.Second
+	if d := l.DeviceSettings.PullSpringDuration; d != nil {
+		c.pulls[l.SerialNumber] = time.Duration(*d) * time.Second
+	}
 	c.mu.Unlock()
 	return nil
+}
+
+// settings are the lock's settings as its bridge reports them (tedee/<serial>/settings), or nil
+// when it reports none.
+func settings(d tedeeapi.DeviceSettings) *state.Settings {
+	s := state.Settings{AutoLock: d.AutoLockEnabled.Bool(), AutoLockDelay: d.AutoLockDelay,
+		ButtonLock: d.ButtonLockEnabled.Bool(), ButtonUnlock: d.ButtonUnlockEnabled.Bool(),
+		PullSpring: d.PullSpringEnabled.Bool(), PullSpringDuration: d.PullSpringDuration,
+		AutoPull: d.AutoPullSpringEnabled.Bool(), PostponedLock: d.PostponedLockEnabled.Bool(),
+		PostponedLockDelay: d.PostponedLockDelay}
+	if len(s.Keys()) == 0 {
+		return nil
+	}
+	return &s
 }
 
 func (c *Driver) lockID(serial string) (int64, bool) {

@@ -98,7 +98,6 @@ type ActivityJSON struct {
 // many locks of a bridge-only setup carry none of it.
 type cloudFacts struct {
 	update             *Update
-	settings           *Settings
 	doorSensor, keypad *Accessory
 	// Who last moved the lock, from the newest activity entry that did.
 	lastUser, lastSource *string
@@ -161,14 +160,7 @@ func (s *Store) ApplyCloudDevice(d CloudDevice, now time.Time) ([]Message, error
 		}
 	}
 	if d.Settings != nil {
-		st := *d.Settings
-		if c.settings == nil || string(mustJSON(c.settings)) != string(mustJSON(st)) {
-			c.settings = &st
-			changed = append(changed, factSettings)
-		}
-		if st.PullSpring != nil {
-			l.pullSpring = copyOf(st.PullSpring)
-		}
+		l.setSettings(&changed, *d.Settings)
 	}
 	if d.Accessories {
 		setAccessory(&changed, factDoorSensorBattery, &c.doorSensor, d.DoorSensor)
@@ -313,8 +305,6 @@ func (l *lock) cloudPayload(f fact) string {
 		return *c.lastSource
 	case factUpdate:
 		return string(mustJSON(c.update))
-	case factSettings:
-		return string(mustJSON(c.settings))
 	case factDoorSensorBattery:
 		return battery(c.doorSensor)
 	case factKeypadBattery:
@@ -334,7 +324,7 @@ func (l *lock) cloudKnown() []fact {
 		fact  fact
 		known bool
 	}{{factLastUser, c.lastUser != nil}, {factLastSource, c.lastSource != nil}, {factUpdate, c.update != nil},
-		{factSettings, c.settings != nil}, {factDoorSensorBattery, c.doorSensor != nil},
+		{factDoorSensorBattery, c.doorSensor != nil},
 		{factKeypadBattery, c.keypad != nil}} {
 		if f.known {
 			out = append(out, f.fact)
@@ -373,4 +363,16 @@ func (s *Store) notifyState(l *lock, before string) {
 func (s *Store) Bridged(serial string) bool {
 	l, ok := s.locks[serial]
 	return ok && l.bridge != ""
+}
+
+// setSettings stores the lock's settings as its bridge or the Cloud API reports them (both say
+// what the lock has; the newer report wins) and records a change.
+func (l *lock) setSettings(changed *facts, st Settings) {
+	if l.settings == nil || string(mustJSON(l.settings)) != string(mustJSON(st)) {
+		l.settings = &st
+		*changed = append(*changed, factSettings)
+	}
+	if st.PullSpring != nil {
+		l.pullSpring = copyOf(st.PullSpring)
+	}
 }

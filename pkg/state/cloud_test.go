@@ -2,9 +2,11 @@ package state
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tedee2mqtt/tedee2mqtt/pkg/homeassistant"
 	"github.com/tedee2mqtt/tedee2mqtt/pkg/tedee"
 )
 
@@ -219,5 +221,28 @@ func TestStateChangeToldOnlyForANewState(t *testing.T) {
 	}
 	if told != 3 {
 		t.Errorf("told %d times, want 3 (locked, unlocked, locked)", told)
+	}
+}
+
+// TestBridgeSettings: the Bridge API's deviceSettings are the lock's settings topic too, without
+// the Cloud API; Home Assistant gets switches for them only with it (writes go through it).
+func TestBridgeSettings(t *testing.T) {
+	s := New("tedee", &homeassistant.Options{Prefix: "homeassistant", Base: "tedee"})
+	snap := LockSnapshot{ID: 7, Serial: "L-1", DeviceType: 2, Settings: &Settings{AutoLock: new(false), PullSpring: new(true), PullSpringDuration: new(3)}}
+	got := byTopic(must(t)(s.ApplySnapshot("home", snap, t0, now)))
+	if got["tedee/L-1/settings"] != `{"auto_lock":false,"pull_spring":true,"pull_spring_duration":3}` {
+		t.Errorf("settings = %q", got["tedee/L-1/settings"])
+	}
+	for topic := range got {
+		if strings.Contains(topic, "/switch/") || strings.Contains(topic, "/number/") {
+			t.Errorf("a settings entity without the Cloud API: %s", topic)
+		}
+	}
+	if msgs := must(t)(s.ApplySnapshot("home", snap, t0, now)); byTopic(msgs)["tedee/L-1/settings"] != "" {
+		t.Errorf("unchanged settings published again")
+	}
+	got = byTopic(must(t)(s.ApplyCloudDevice(CloudDevice{ID: 7, Serial: "L-1"}, now)))
+	if _, ok := got["homeassistant/switch/tedee_L-1_auto_lock/config"]; !ok {
+		t.Errorf("no auto_lock switch once the Cloud API has the lock: %v", lines(must(t)(s.ApplyCloudDevice(CloudDevice{ID: 7, Serial: "L-1"}, now))))
 	}
 }

@@ -40,8 +40,10 @@ func (s *Store) lockDiscovery(l *lock, force bool) []Message {
 	if c := l.cloud; c != nil {
 		info.Cloud, info.Update = true, c.update != nil
 		info.DoorSensorBattery, info.KeypadBattery = c.doorSensor != nil, c.keypad != nil
-		if c.settings != nil {
-			info.Settings = c.settings.Keys()
+		// Settings are written through the Cloud API: without it, Home Assistant gets no
+		// switches that could not switch.
+		if l.settings != nil {
+			info.Settings = l.settings.Keys()
 		}
 	}
 	if !force && sameLock(info, l.discovered) && len(l.published) > 0 {

@@ -61,6 +61,7 @@ type lock struct {
 	firmware   string
 	rssi       *int // signal strength to its bridge, dBm; nil until a reading reports it
 	cloud      *cloudFacts
+	settings   *Settings // from the Bridge API's readings or the Cloud API's device list
 	// json is the json payload last published: Snapshots (state.json, once a second) reuses it
 	// rather than marshalling every lock again. nil when the lock changed without publishing it
 	// (a restore).
@@ -206,7 +207,7 @@ func (l *lock) knownFacts() []fact {
 		known bool
 	}{{factState, l.state != nil}, {factJammed, l.jammed != nil}, {factDoor, l.door != nil},
 		{factBattery, l.batteryReported}, {factCharging, l.charging != nil}, {factConnected, l.connected != nil},
-		{factRSSI, l.rssi != nil}, {factFirmware, l.firmware != ""}} {
+		{factRSSI, l.rssi != nil}, {factFirmware, l.firmware != ""}, {factSettings, l.settings != nil}} {
 		if f.known {
 			out = append(out, f.fact)
 		}

@@ -95,6 +95,8 @@ func (s *Store) factMessage(l *lock, f fact) Message {
 		payload = strconv.Itoa(*l.rssi)
 	case factFirmware:
 		payload = l.firmware
+	case factSettings:
+		payload = string(mustJSON(l.settings))
 	default:
 		payload = l.cloudPayload(f)
 	}

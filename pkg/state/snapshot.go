@@ -21,8 +21,9 @@ type LockSnapshot struct {
 	DoorState  *tedee.DoorState // nil: firmware without door sensor support
 	Battery    *int             // 0–100, or 255 for "not known"
 	Charging   *bool
-	PullSpring *bool // pull spring enabled in the lock's settings
-	RSSI       *int  // signal strength to the bridge, dBm
+	PullSpring *bool     // pull spring enabled in the lock's settings
+	Settings   *Settings // the lock's settings as the bridge reports them; nil: none reported
+	RSSI       *int      // signal strength to the bridge, dBm
 }
 
 // ApplySnapshot applies a lock as polled from the Bridge API. ts is the bridge's time when the
@@ -65,6 +66,9 @@ func (s *Store) ApplySnapshot(bridgeName string, snap LockSnapshot, ts, now time
 	if fw, ok := firmware(snap.Firmware); ok && fw != l.firmware {
 		l.firmware = fw
 		changed = append(changed, factFirmware)
+	}
+	if snap.Settings != nil {
+		l.setSettings(&changed, *snap.Settings)
 	}
 	if snap.RSSI != nil && *snap.RSSI >= -150 && *snap.RSSI <= 0 { // dBm; anything else is not a reading
 		set(&changed, factRSSI, &l.rssi, *snap.RSSI)

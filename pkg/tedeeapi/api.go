@@ -39,17 +39,18 @@ type LockDetails struct {
 	DeviceSettings DeviceSettings `json:"deviceSettings"`
 }
 
-// DeviceSettings is the lock's settings block.
+// DeviceSettings is the lock's settings block. Every field is optional (the spec marks none
+// required): nil is what the bridge did not report.
 type DeviceSettings struct {
 	AutoLockEnabled         *Flag `json:"autoLockEnabled,omitempty"`
-	AutoLockDelay           int   `json:"autoLockDelay"`
+	AutoLockDelay           *int  `json:"autoLockDelay,omitempty"`
 	AutoLockImplicitEnabled *Flag `json:"autoLockImplicitEnabled,omitempty"`
-	AutoLockImplicitDelay   int   `json:"autoLockImplicitDelay"`
+	AutoLockImplicitDelay   *int  `json:"autoLockImplicitDelay,omitempty"`
 	PullSpringEnabled       *Flag `json:"pullSpringEnabled,omitempty"`
-	PullSpringDuration      int   `json:"pullSpringDuration"`
+	PullSpringDuration      *int  `json:"pullSpringDuration,omitempty"`
 	AutoPullSpringEnabled   *Flag `json:"autoPullSpringEnabled,omitempty"`
 	PostponedLockEnabled    *Flag `json:"postponedLockEnabled,omitempty"`
-	PostponedLockDelay      int   `json:"postponedLockDelay"`
+	PostponedLockDelay      *int  `json:"postponedLockDelay,omitempty"`
 	ButtonLockEnabled       *Flag `json:"buttonLockEnabled,omitempty"`
 	ButtonUnlockEnabled     *Flag `json:"buttonUnlockEnabled,omitempty"`
 }
