@@ -75,6 +75,9 @@ func waitRetained(t *testing.T, url string, want map[string]string) {
 // the printed lock and unlock commands move the Lock PRO, are answered, and show as the Bridge
 // API's, done by the key's owner.
 func TestEmbeddedDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for about 15 s (its first visitor, commands)")
+	}
 	listen, broker := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, logs syncBuffer

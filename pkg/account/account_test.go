@@ -147,6 +147,9 @@ func TestWhoOpenedTheDoor(t *testing.T) {
 // A burst of state changes stays within cloud.requests_per_hour: what does not fit is skipped
 // (and counted), and Tedee never answers 429.
 func TestBurstStaysWithinBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of state changes and follow-ups")
+	}
 	const budget = 40
 	s := start(t, budget, fakecloud.Options{})
 	s.out.waitFor(t, "tedee/"+front+"/update", "installed")
@@ -180,6 +183,9 @@ func TestBurstStaysWithinBudget(t *testing.T) {
 }
 
 func TestCloudCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cloud operations take their time")
+	}
 	s := start(t, 600, fakecloud.Options{})
 	s.out.waitFor(t, "tedee/"+front+"/state", "locked")
 	ctx := context.Background()
