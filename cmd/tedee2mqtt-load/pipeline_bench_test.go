@@ -88,7 +88,7 @@ func startPipeline(b *testing.B, brokerURL string) string {
 	disc := &homeassistant.Options{Prefix: "homeassistant", Base: "tedee", QoS: 1, Version: "bench"}
 	var owner *keeper.Keeper
 	client := mqtt.New(mqtt.Options{URL: brokerURL, ClientID: fmt.Sprintf("t2m-pipeline-%d", time.Now().UnixNano()),
-		QoS: 1, StatusTopic: "tedee/status", Republish: func() { owner.Republish() }}, log)
+		QoS: 1, StatusTopic: "tedee/status", Republish: func() { owner.RepublishPaced(false, func(int) bool { return true }) }}, log)
 	owner = keeper.New(state.New("tedee", disc), client, keeper.Options{})
 	client.Start()
 	deadline := time.Now().Add(10 * time.Second)

@@ -34,7 +34,7 @@ const (
 // contractTopics are every topic the service may publish (the README's topic table and Home
 // Assistant discovery), with serials and object ids that are safe topic segments.
 var contractTopics = []*regexp.Regexp{
-	regexp.MustCompile(`^tedee/status(/restore)?$`),
+	regexp.MustCompile(`^tedee/status$`),
 	regexp.MustCompile(`^tedee/[A-Za-z0-9_-]{1,64}/(state|battery|connected|charging|jammed|door|json|event|set/result|rssi|firmware)$`),
 	// The operator API (contract §7) and a bridge's API diagnostics.
 	regexp.MustCompile(`^tedee/bridge/(info|devices|response/[a-z_/]+)$`),

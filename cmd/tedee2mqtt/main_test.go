@@ -358,7 +358,7 @@ func TestRejectedRequestsPublishNothing(t *testing.T) {
 		if operator && strings.Contains(m.Payload, "a/b") {
 			t.Errorf("a rejected request reached the device list: %s", m.Payload)
 		}
-		if m.Topic != "tedee/status" && m.Topic != "tedee/status/restore" && !marker && !operator {
+		if m.Topic != "tedee/status" && !marker && !operator {
 			t.Errorf("rejected request published %s = %q", m.Topic, m.Payload)
 		}
 	}

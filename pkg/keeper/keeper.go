@@ -140,11 +140,6 @@ func (k *Keeper) Restore(topic string, payload []byte, now time.Time) error {
 	return k.store.Restore(topic, payload, now)
 }
 
-// Republish publishes every discovery config and retained state again, at once.
-func (k *Keeper) Republish() {
-	k.change(func(s *state.Store) []state.Message { return s.Republish() })
-}
-
 // Differing returns the locks the broker does not retain as the store holds them
 // (state.Store.Differing), to republish after the restore.
 func (k *Keeper) Differing(retained map[string][]byte) []string {
@@ -159,9 +154,10 @@ func (k *Keeper) Differing(retained map[string][]byte) []string {
 const republishBatch = 10
 
 // RepublishPaced publishes every discovery config and, unless discoveryOnly, every retained state
-// again, a few locks at a time, calling pace with the number of messages after each batch (outside
-// the lock; false stops the republish, at shutdown: the wiring waits there for the broker and caps the rate, so that Home Assistant is not
-// sent 70,000 configs at once, and live changes are not queued behind them). Each batch is the
+// again, a few locks at a time, calling pace with the number of messages after each batch. pace
+// runs outside the lock: the wiring waits there for the broker and caps the rate, so that Home
+// Assistant is not sent 70,000 configs at once and live changes are not queued behind them; it
+// returns false to stop the republish (at shutdown). Each batch is the
 // state as it is then; a change made meanwhile is published after the batches before it, as
 // always. Paced republishes run one at a time. It is for the broker connection coming back and
 // Home Assistant's birth.
