@@ -137,6 +137,9 @@ func New(opts Options, log *zap.Logger) *Client {
 	if opts.TLS != nil {
 		po.SetTLSConfig(opts.TLS)
 	}
+	if plainTCP(opts.URL) {
+		po.SetCustomOpenConnectionFn(dialBuffered)
+	}
 	c.paho = paho.NewClient(po)
 	return c
 }
