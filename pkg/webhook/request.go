@@ -68,7 +68,9 @@ func (s *Server) serve(c echo.Context, source, malformed string, in intake) erro
 	if err != nil {
 		return refuse(err)
 	}
-	log = log.With(append([]zap.Field{zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID))}, route...)...)
+	// Lazily: on the usual path nothing is logged, and encoding these fields for every request
+	// cost more than reading its body.
+	log = log.WithLazy(append([]zap.Field{zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID))}, route...)...)
 	d, err := in.decode(c)
 	if err != nil {
 		return refuse(err)
@@ -76,7 +78,7 @@ func (s *Server) serve(c echo.Context, source, malformed string, in intake) erro
 	event = d.event
 	verdict, err := d.handOver(c.Request().Context())
 	var resp error
-	outcome, resp = answer(c, log.With(d.log...), verdict, err, d.at)
+	outcome, resp = answer(c, log.WithLazy(d.log...), verdict, err, d.at)
 	return resp
 }
 

@@ -202,6 +202,9 @@ func New(opts Options, handler EventHandler, log *zap.Logger) (*Server, error) {
 	})
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		// Its lines are debug: below that level it would time and describe every request for
+		// nothing (a few µs a webhook).
+		Skipper:   func(echo.Context) bool { return !log.Core().Enabled(zap.DebugLevel) },
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRemoteIP: true, LogRequestID: true,
 		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
 			// The path only: a GET callback's query string is the event, which is logged below at
