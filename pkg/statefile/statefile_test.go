@@ -2,6 +2,8 @@ package statefile
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +148,52 @@ func TestKeepSavesEveryChange(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// BenchmarkSave10000 is a save with state.MaxLocks locks of a typical json snapshot: once a
+// second under load, so what it costs in CPU and garbage is paid every second.
+func BenchmarkSave10000(b *testing.B) {
+	f, err := Open(b.TempDir(), zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	locks := make(map[string][]byte, 10000)
+	for i := range 10000 {
+		serial := fmt.Sprintf("2%07d-000001", i)
+		locks[serial] = []byte(`{"serial":"` + serial + `","id":1000,"name":null,"model":"lock_pro","firmware":null,"state":"locked","jammed":false,"door":"closed","battery":90,"charging":false,"connected":true,"bridge":"load-000","updated_at":"2026-12-01T10:00:00.000Z","timestamp":"2026-12-01T10:00:00.000Z","timestamps":{"battery":"2026-12-01T10:00:00.000Z","connection":"2026-12-01T10:00:00.000Z","status":"2026-12-01T10:00:00.000Z"}}`)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := f.Save(locks, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The streamed file is what encoding/json would write, byte for byte, serials that need escaping
+// included, so that Load (and anyone reading the file) reads it as before.
+func TestWriteFileIsWhatJSONMarshalWrites(t *testing.T) {
+	locks := map[string][]byte{
+		"20000001-000001":   []byte(`{"serial":"20000001-000001","state":"locked"}`),
+		"10000001-000002":   []byte(`{"serial":"10000001-000002","name":"Front \u003cdoor\u003e"}`),
+		`odd "serial" <&>`:  []byte(`{}`),
+		"ünïcode\u2028line": []byte(`null`),
+	}
+	now := time.Date(2026, 12, 2, 14, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	raw := make(map[string]json.RawMessage, len(locks))
+	for k, v := range locks {
+		raw[k] = v
+	}
+	want, err := json.Marshal(file{Version: version, SavedAt: now.UTC(), Locks: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	if err := writeFile(&got, locks, now); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Fatalf("writeFile wrote\n%s\nencoding/json writes\n%s", got.String(), want)
 	}
 }
