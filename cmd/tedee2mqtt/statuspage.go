@@ -51,6 +51,12 @@ func newStatusPage(cfg config.Config, callbackSecrets map[string]string, owner *
 		return out
 	}
 	log.Info("status page", zap.String("listen", cfg.HTTP.Listen), zap.Bool("controls", cfg.HTTP.UIPassword != ""))
+	// The buttons follow Home Assistant's rule: open only where the configuration allows it and the
+	// lock can pull the latch (a Lock GO cannot; a Lock PRO once its pull spring is known enabled).
+	policy := commandPolicy(cfg)
+	allowed := func(serial, cmd string) bool {
+		return policy.Allows(serial, cmd) && (cmd != controller.CommandOpen || owner.CanOpen(serial))
+	}
 	return statuspage.New(statuspage.Options{State: owner, Health: health, Bridges: names, Commands: router,
-		Allowed: commandPolicy(cfg).Allows, Password: cfg.HTTP.UIPassword, Version: version}, log.Named("statuspage"))
+		Allowed: allowed, Password: cfg.HTTP.UIPassword, Version: version}, log.Named("statuspage"))
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,37 @@ func TestStatusPageReadOnly(t *testing.T) {
 	}
 	if status, body := httpcheck.Do(t, "POST", svc.base+"/api/locks/"+goSerial+"/lock", ""); status != http.StatusForbidden {
 		t.Errorf("command on a read-only page: %d %s; want 403", status, body)
+	}
+	// With no commands configured, the Open button is where Home Assistant gets open: the Lock
+	// PRO once its Bridge API reading says its pull spring is enabled, never the Lock GO.
+	commands := func() (pro, lockGo []string) {
+		var st struct {
+			Locks []struct {
+				Serial   string   `json:"serial"`
+				Commands []string `json:"commands"`
+			} `json:"locks"`
+		}
+		_, body := httpcheck.Do(t, "GET", svc.base+"/api/state", "")
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("GET /api/state: %v: %s", err, body)
+		}
+		for _, l := range st.Locks {
+			switch l.Serial {
+			case proSerial:
+				pro = l.Commands
+			case goSerial:
+				lockGo = l.Commands
+			}
+		}
+		return pro, lockGo
+	}
+	pro, lockGo := commands()
+	for deadline := time.Now().Add(waitTimeout); !slices.Contains(pro, "open") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		pro, lockGo = commands()
+	}
+	if !slices.Contains(pro, "open") || slices.Contains(lockGo, "open") {
+		t.Errorf("commands offered: Lock PRO %q, Lock GO %q; want open for the PRO only", pro, lockGo)
 	}
 	if len(fb.Executions()) != 0 {
 		t.Errorf("commands executed: %+v", fb.Executions())

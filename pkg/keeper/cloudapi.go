@@ -55,6 +55,13 @@ func (k *Keeper) Bridged(serial string) bool {
 	return k.store.Bridged(serial)
 }
 
+// CanOpen reports whether the lock can open: its pull spring is enabled or it was seen pulling.
+func (k *Keeper) CanOpen(serial string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.store.CanOpen(serial)
+}
+
 // CloudBridge applies a bridge's firmware update from the Cloud API's device list.
 func (k *Keeper) CloudBridge(serial string, update state.Update, now time.Time) {
 	k.change(func(s *state.Store) []state.Message { return s.ApplyCloudBridge(serial, update, now) })

@@ -365,6 +365,13 @@ func (s *Store) Bridged(serial string) bool {
 	return ok && l.bridge != ""
 }
 
+// CanOpen reports whether the lock can open (pull the latch): its pull spring is enabled, or it
+// has been seen pulling. Home Assistant is offered open on the same rule (lockDiscovery).
+func (s *Store) CanOpen(serial string) bool {
+	l, ok := s.locks[serial]
+	return ok && l.pulls()
+}
+
 // setSettings stores the lock's settings as its bridge or the Cloud API reports them (both say
 // what the lock has; the newer report wins) and records a change.
 func (l *lock) setSettings(changed *facts, st Settings) {

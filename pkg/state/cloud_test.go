@@ -246,3 +246,20 @@ func TestBridgeSettings(t *testing.T) {
 		t.Errorf("no auto_lock switch once the Cloud API has the lock: %v", lines(must(t)(s.ApplyCloudDevice(CloudDevice{ID: 7, Serial: "L-1"}, now))))
 	}
 }
+
+// CanOpen is the status page's rule for its Open button, the same as discovery's for
+// payload_open: unknown locks and locks never seen pulling (without settings) cannot open.
+func TestCanOpen(t *testing.T) {
+	s := New("tedee", nil)
+	if s.CanOpen("L-1") {
+		t.Error("an unknown lock can open")
+	}
+	mustApply(t, s, status(t0, 6, ""))
+	if s.CanOpen("L-1") {
+		t.Error("a lock never seen pulling, its pull spring unknown, can open")
+	}
+	mustApply(t, s, status(t0.Add(time.Second), 8, ""))
+	if !s.CanOpen("L-1") {
+		t.Error("a lock seen pulling cannot open")
+	}
+}
