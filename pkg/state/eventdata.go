@@ -23,10 +23,12 @@ const (
 	tooLarge = "<omitted: too large>"
 )
 
-// boundedData is data as the event topic carries it: values nested deeper than maxDataDepth
-// and strings longer than maxDataString are replaced by a marker, and, in key order, fields once
-// the encoding would pass maxDataBytes.
-func boundedData(data map[string]any) map[string]any {
+// boundedData is data as the event topic carries it, encoded: values nested deeper than
+// maxDataDepth and strings longer than maxDataString are replaced by a marker, and, in key order,
+// fields once the encoding would pass maxDataBytes. The bytes are what json.Marshal of the bounded
+// map writes (keys sorted, HTML escaped), assembled from the fields' encodings that the byte limit
+// needs anyway: marshalling the map again, sorted again, was most of an event's cost.
+func boundedData(data map[string]any) json.RawMessage {
 	if data == nil {
 		return nil
 	}
@@ -35,26 +37,33 @@ func boundedData(data map[string]any) map[string]any {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	out := make(map[string]any, len(data))
+	out := append(make([]byte, 0, 256), '{')
 	size := 2 // {}
 	for _, k := range keys {
-		v := bounded(data[k], 1)
-		b, err := json.Marshal(v)
+		b, err := json.Marshal(bounded(data[k], 1))
+		enc := b
 		if err != nil {
-			v, b = tooLarge, []byte(strconv.Quote(tooLarge))
+			b, enc = []byte(strconv.Quote(tooLarge)), tooLargeJSON
 		}
 		field := len(strconv.Quote(k)) + 1 + len(b) + 1 // "k":v,
 		if size+field > maxDataBytes {
-			v, field = tooLarge, len(strconv.Quote(k))+1+len(strconv.Quote(tooLarge))+1
+			enc, field = tooLargeJSON, len(strconv.Quote(k))+1+len(strconv.Quote(tooLarge))+1
 			if size+field > maxDataBytes {
 				continue // not even the marker fits: the field is left out
 			}
 		}
-		out[k] = v
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		key, _ := json.Marshal(k) // a string always marshals
+		out = append(append(append(out, key...), ':'), enc...)
 		size += field
 	}
-	return out
+	return append(out, '}')
 }
+
+// tooLargeJSON is the tooLarge marker as json.Marshal writes it.
+var tooLargeJSON, _ = json.Marshal(tooLarge)
 
 // bounded copies a decoded JSON value at the given depth within the bounds of boundedData.
 func bounded(v any, depth int) any {

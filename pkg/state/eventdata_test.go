@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -57,6 +58,7 @@ func TestEventDataBounded(t *testing.T) {
 		"long string":        `,"source":18,"long":"` + strings.Repeat("z", 60000) + `"`,
 		"long number":        `,"source":18,"n":1` + strings.Repeat("0", 1000),
 		"55 fields of 200 B": `,"source":18` + many.String(),
+		"markup and unicode": `,"source":18,"note":"<b>&amp;\u2028 ü</b>","deep":{"a":{"b":{"c":{"d":1}}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			payload := eventPayload(t, extra)
@@ -66,6 +68,21 @@ func TestEventDataBounded(t *testing.T) {
 			}
 			if err := json.Unmarshal(payload, &ev); err != nil {
 				t.Fatalf("payload does not decode: %v", err)
+			}
+			// The data is written as encoding/json writes a map (keys sorted, markup escaped):
+			// decoded and marshalled again, it comes out the same.
+			var raw struct {
+				Data json.RawMessage `json:"data"`
+			}
+			json.Unmarshal(payload, &raw)
+			dec := json.NewDecoder(bytes.NewReader(raw.Data))
+			dec.UseNumber()
+			var again map[string]any
+			if err := dec.Decode(&again); err != nil {
+				t.Fatalf("data does not decode: %v", err)
+			}
+			if canon, _ := json.Marshal(again); !bytes.Equal(canon, raw.Data) {
+				t.Errorf("data is not as encoding/json writes it:\n%s\nencoding/json:\n%s", raw.Data, canon)
 			}
 			data, _ := json.Marshal(ev.Data)
 			if d := depthOf(ev.Data); d > maxDataDepth || len(data) > maxDataBytes {

@@ -47,19 +47,19 @@ type LockJSON struct {
 // EventJSON is the payload of <base>/<serial>/event: the event as received, normalised so that
 // the three delivery formats give the same message, with the facts it carried as words.
 type EventJSON struct {
-	Event     string         `json:"event"`
-	Timestamp string         `json:"timestamp"`
-	Source    string         `json:"source"`           // "bridge" or "cloud"
-	Bridge    string         `json:"bridge,omitempty"` // the bridge whose webhook it was
-	Serial    string         `json:"serial,omitempty"`
-	DeviceID  int64          `json:"device_id,omitempty"`
-	Model     string         `json:"model,omitempty"`
-	State     string         `json:"state,omitempty"`
-	Jammed    *bool          `json:"jammed,omitempty"`
-	Door      string         `json:"door,omitempty"`
-	Battery   *int           `json:"battery,omitempty"`
-	Connected *bool          `json:"connected,omitempty"`
-	Data      map[string]any `json:"data"`
+	Event     string          `json:"event"`
+	Timestamp string          `json:"timestamp"`
+	Source    string          `json:"source"`           // "bridge" or "cloud"
+	Bridge    string          `json:"bridge,omitempty"` // the bridge whose webhook it was
+	Serial    string          `json:"serial,omitempty"`
+	DeviceID  int64           `json:"device_id,omitempty"`
+	Model     string          `json:"model,omitempty"`
+	State     string          `json:"state,omitempty"`
+	Jammed    *bool           `json:"jammed,omitempty"`
+	Door      string          `json:"door,omitempty"`
+	Battery   *int            `json:"battery,omitempty"`
+	Connected *bool           `json:"connected,omitempty"`
+	Data      json.RawMessage `json:"data"` // the webhook's data object, bounded (boundedData)
 }
 
 // BridgeJSON is the payload of <base>/<bridge>/json.
