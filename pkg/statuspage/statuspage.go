@@ -60,8 +60,9 @@ type Options struct {
 	Bridges []string
 	// Commands, with Password, enables the buttons; without either the page is read-only.
 	Commands Commander
-	// Allowed, when set, says which commands a lock accepts (locks.<serial>.commands), so that
-	// the page offers only those buttons; the router refuses the others all the same.
+	// Allowed, when set, says which commands the page offers for a lock (the service: those
+	// locks.<serial>.commands allows, and open only for a lock that can pull the latch, as Home
+	// Assistant is offered). It only hides buttons: the router decides what runs.
 	Allowed func(serial, command string) bool
 	// Password is http.ui_password: empty leaves the page read-only.
 	Password string
