@@ -8,13 +8,14 @@ import (
 
 // A republish (the broker connection came back, Home Assistant's birth) sends every discovery
 // config again, and after a reconnection every state: with 10,000 locks, 70,000 configs and as
-// many states. Sent at once, they would queue in the outbox ahead of live changes (a webhook's
-// state waiting seconds behind them) and reach Home Assistant faster than it reads, past
-// Mosquitto's per-client queue (max_queued_messages, 1,000 by default), which then drops them.
-// So the keeper republishes a few locks at a time, and between batches the wiring waits.
+// many states. Sent at once, they would fill memory and reach Home Assistant faster than it reads,
+// past Mosquitto's per-client queue (max_queued_messages, 1,000 by default), which then drops them.
+// So the keeper republishes a few locks at a time, and between batches the wiring waits. Live
+// changes do not wait behind a republish: it goes through the outbox's second lane (Restate).
 const (
-	// republishBacklog is how few messages may be pending before the next batch: a live change
-	// queues behind at most this many (a few milliseconds at the broker's pace).
+	// republishBacklog is how few messages may be pending before the next batch is queued: it
+	// bounds what a republish holds in memory. A live change passes those still queued and
+	// waits only for those already sent.
 	republishBacklog = 100
 	// republishRate caps a republish's messages per second: 70,000 configs in about 25 s, well
 	// within the minute Home Assistant allows, at a pace a subscriber on a Raspberry Pi keeps up with.

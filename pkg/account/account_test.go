@@ -23,6 +23,9 @@ type recorder struct {
 	msgs []state.Message
 }
 
+// Restate records a republish as it records a change: the order between them is the outbox's.
+func (r *recorder) Restate(msgs ...state.Message) { r.Publish(msgs...) }
+
 func (r *recorder) Publish(msgs ...state.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

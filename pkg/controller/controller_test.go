@@ -22,6 +22,8 @@ type published struct {
 	msgs []state.Message
 }
 
+func (p *published) Restate(msgs ...state.Message) { p.Publish(msgs...) }
+
 func (p *published) Publish(msgs ...state.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -55,6 +55,7 @@ func decode(t *testing.T, body string) tedee.CloudEvent {
 }
 
 func (s *sink) Publish(msgs ...state.Message) { s.publish(msgs...) }
+func (s *sink) Restate(msgs ...state.Message) { s.publish(msgs...) }
 
 func newReceiver(store *state.Store) (*Keeper, *sink) {
 	out := &sink{}

@@ -19,8 +19,14 @@ import (
 // Publisher takes the messages of a change. Publish must not block: it is called with the
 // keeper's lock held, which is what keeps changes and their messages in one order. The MQTT
 // client's outbox only queues.
+//
+// Restate takes a republish's messages, which say again what was published before. It must not
+// block either. It may send them after changes published later (the MQTT client does, so that a
+// republish of 10,000 locks does not delay a webhook), but never a topic's older value after its
+// newer one.
 type Publisher interface {
 	Publish(msgs ...state.Message)
+	Restate(msgs ...state.Message)
 }
 
 // Options configure a keeper.
@@ -157,9 +163,9 @@ const republishBatch = 10
 // again, a few locks at a time, calling pace with the number of messages after each batch. pace
 // runs outside the lock: the wiring waits there for the broker and caps the rate, so that Home
 // Assistant is not sent 70,000 configs at once and live changes are not queued behind them; it
-// returns false to stop the republish (at shutdown). Each batch is the
-// state as it is then; a change made meanwhile is published after the batches before it, as
-// always. Paced republishes run one at a time. It is for the broker connection coming back and
+// returns false to stop the republish (at shutdown). Each batch is the state as it is then, and
+// goes out through Restate: a change made meanwhile may leave before batches queued earlier, but a
+// topic's value never after an older one. Paced republishes run one at a time. It is for the broker connection coming back and
 // Home Assistant's birth.
 func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int) bool) {
 	k.republishPaced(nil, true, discoveryOnly, pace)
@@ -178,7 +184,7 @@ func (k *Keeper) republishPaced(serials []string, all, discoveryOnly bool, pace 
 		serials = k.store.Serials()
 	}
 	msgs := k.store.RepublishBridges(discoveryOnly)
-	k.out.Publish(msgs...)
+	k.out.Restate(msgs...)
 	k.mu.Unlock()
 	if !pace(len(msgs)) {
 		return
@@ -187,7 +193,7 @@ func (k *Keeper) republishPaced(serials []string, all, discoveryOnly bool, pace 
 		k.mu.Lock()
 		msgs := k.store.RepublishLocks(serials[i:min(i+republishBatch, len(serials))], discoveryOnly)
 		if len(msgs) > 0 {
-			k.out.Publish(msgs...)
+			k.out.Restate(msgs...)
 		}
 		k.mu.Unlock()
 		if !pace(len(msgs)) {

@@ -34,6 +34,10 @@ func (l *lastValue) Publish(msgs ...state.Message) {
 	}
 }
 
+// Restate is Publish: what the broker ends up retaining does not depend on which lane a message
+// took, only on each topic's newest value winning (pkg/mqtt's outbox tests that).
+func (l *lastValue) Restate(msgs ...state.Message) { l.Publish(msgs...) }
+
 // view is what the store holds, as the retained topics should show it: every topic Republish
 // gives, with its payload. Topics published once and no longer part of the state (a removed lock,
 // an entity that no longer applies) must have been cleared.

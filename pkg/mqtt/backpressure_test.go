@@ -189,3 +189,46 @@ func TestHoldQueuesUntilRelease(t *testing.T) {
 		t.Errorf("after release: %v, want %s", got, want)
 	}
 }
+
+// TestRestatedAfterLive: through a real broker, a live change queued behind a republish of
+// thousands of retained messages reaches a subscriber before the republish, and a topic
+// republished and then changed ends with its change.
+func TestRestatedAfterLive(t *testing.T) {
+	b := brokertest.Start(t)
+	rec := brokertest.NewRecorder(t, b.URL(), "lane/#")
+	c := Dial(Options{URL: b.URL(), ClientID: "lane-test", QoS: 1, StatusTopic: "lane/status"}, zap.NewNop())
+	defer c.Close(time.Second)
+	c.Hold()
+	rec.WaitFor(t, "lane/status", "online", 10*time.Second)
+	const n = 2000
+	restated := make([]state.Message, n)
+	for i := range restated {
+		restated[i] = state.Message{Topic: fmt.Sprintf("lane/config/%d", i), Payload: []byte("c"), Retain: true}
+	}
+	c.Restate(restated...)
+	c.Restate(state.Message{Topic: "lane/lock/state", Payload: []byte("locked"), Retain: true})
+	c.Publish(state.Message{Topic: "lane/lock/state", Payload: []byte("unlocked"), Retain: true},
+		state.Message{Topic: "lane/lock/event", Payload: []byte("unlocked")})
+	if got := c.Pending(); got != n+2 {
+		t.Errorf("pending = %d, want %d (the superseded republished state is not)", got, n+2)
+	}
+	c.Release()
+	rec.WaitFor(t, fmt.Sprintf("lane/config/%d", n-1), "c", 20*time.Second)
+	var got []string
+	for _, m := range rec.Messages() {
+		if m.Topic != "lane/status" {
+			got = append(got, m.Topic+"="+m.Payload)
+		}
+	}
+	if len(got) != n+2 {
+		t.Fatalf("received %d messages, want %d", len(got), n+2)
+	}
+	if want := "lane/lock/state=unlocked lane/lock/event=unlocked"; strings.Join(got[:2], " ") != want {
+		t.Errorf("first received: %v, want %s before the republish", got[:2], want)
+	}
+	for _, m := range got[2:] {
+		if strings.HasPrefix(m, "lane/lock/") {
+			t.Errorf("received %s after the live change", m)
+		}
+	}
+}

@@ -248,6 +248,17 @@ func (c *Client) Publish(msgs ...state.Message) {
 	}
 }
 
+// Restate queues retained messages that publish again what was published before (a republish),
+// and returns at once. They are sent after everything Publish queues, whenever it was queued, so
+// that a republish of thousands of configs does not delay a live change; a topic has one pending
+// value, the newest, whichever method queued it. Non-retained messages are queued as Publish does.
+func (c *Client) Restate(msgs ...state.Message) {
+	if dropped := c.out.restate(msgs...); dropped > 0 {
+		c.log.Warn("event queue full during broker outage, dropped oldest events",
+			zap.Int("dropped", dropped), zap.Uint64("dropped_total", c.out.droppedEvents()))
+	}
+}
+
 // Pending returns the number of messages not yet acknowledged by the broker: those queued and
 // those sent and awaiting their acknowledgement.
 func (c *Client) Pending() int { return c.out.len() + int(c.inflight.Load()) }

@@ -11,10 +11,18 @@ import (
 // converges to the latest state instead of replaying a backlog. Non-retained messages (events) are
 // kept in order up to maxEvents and maxEventBytes of topic and payload; beyond either the oldest
 // are dropped and counted, so that memory during an outage is bounded whatever the events carry.
+//
+// Restated messages (a republish: the state and configs again, for a broker or Home Assistant that
+// may have lost them) wait in a second lane, sent only when nothing live is queued: a webhook's
+// state does not queue behind tens of thousands of configs. A topic has one pending message
+// whatever its lane; a live one for a topic pending in the restated lane replaces it and takes the
+// live lane, so a newer value never leaves after an older one.
 type outbox struct {
 	mu        sync.Mutex
-	queue     []*entry
-	retained  map[string]*entry // pending retained entry per topic
+	queue     []*entry          // live changes, in order
+	restated  []*entry          // restated retained messages, sent when queue is empty
+	stale     int               // entries in restated superseded by a live value, skipped by take
+	retained  map[string]*entry // pending retained entry per topic, in either lane
 	events    int               // non-retained entries in queue
 	maxEvents int
 	// eventBytes is the topic and payload bytes of the events in queue, at most maxEventBytes.
@@ -31,6 +39,9 @@ type outbox struct {
 
 type entry struct {
 	msg state.Message
+	// restated: the entry waits in the restated lane. stale: it was superseded there by a live
+	// message for its topic and is no longer pending.
+	restated, stale bool
 }
 
 // maxQueuedEventBytes bounds the bytes of the events held during an outage: 10,000 events of the
@@ -45,14 +56,18 @@ func newOutbox(maxEvents int) *outbox {
 // eventSize is what an event costs against maxEventBytes.
 func eventSize(m state.Message) int { return len(m.Topic) + len(m.Payload) }
 
-// push adds messages and returns how many events it had to drop to stay within the bound.
+// push adds live messages and returns how many events it had to drop to stay within the bound.
 func (o *outbox) push(msgs ...state.Message) (dropped int) {
 	o.mu.Lock()
 	for _, m := range msgs {
 		if m.Retain {
 			if e, ok := o.retained[m.Topic]; ok {
-				e.msg = m
-				continue
+				if !e.restated {
+					e.msg = m
+					continue
+				}
+				e.stale = true // the restated value is older: this one goes, and in the live lane
+				o.stale++
 			}
 			e := &entry{msg: m}
 			o.retained[m.Topic] = e
@@ -71,6 +86,32 @@ func (o *outbox) push(msgs ...state.Message) (dropped int) {
 	o.mu.Unlock()
 	o.signal()
 	return dropped
+}
+
+// restate adds messages to the restated lane. A topic already pending (in either lane) takes the
+// new value in place: it is as new as any. Events are live whatever the caller says.
+func (o *outbox) restate(msgs ...state.Message) (dropped int) {
+	o.mu.Lock()
+	var live []state.Message
+	for _, m := range msgs {
+		if !m.Retain {
+			live = append(live, m)
+			continue
+		}
+		if e, ok := o.retained[m.Topic]; ok {
+			e.msg = m
+			continue
+		}
+		e := &entry{msg: m, restated: true}
+		o.retained[m.Topic] = e
+		o.restated = append(o.restated, e)
+	}
+	o.mu.Unlock()
+	if len(live) > 0 {
+		return o.push(live...)
+	}
+	o.signal()
+	return 0
 }
 
 // signal wakes the sender without blocking.
@@ -92,18 +133,26 @@ func (o *outbox) dropOldestEvent() {
 	}
 }
 
-// take removes up to n messages from the head of the queue. A retained message taken is no longer
-// pending: a newer one for the same topic queues behind it.
+// take removes up to n messages: the live lane's first, then the restated lane's. A retained
+// message taken is no longer pending: a newer one for the same topic queues behind it.
 func (o *outbox) take(n int) []*entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if n > len(o.queue) {
-		n = len(o.queue)
+	k := min(n, len(o.queue))
+	batch := make([]*entry, k, min(n, o.pending()))
+	copy(batch, o.queue[:k])
+	o.queue = advance(o.queue, k)
+	i := 0
+	for ; len(batch) < n && i < len(o.restated); i++ {
+		if e := o.restated[i]; e.stale {
+			o.stale--
+		} else {
+			e.restated = false
+			batch = append(batch, e)
+		}
 	}
-	batch := make([]*entry, n)
-	copy(batch, o.queue[:n])
-	o.queue = o.queue[n:]
-	if o.drained != nil && len(o.queue) <= o.drainedAt {
+	o.restated = advance(o.restated, i)
+	if o.drained != nil && o.pending() <= o.drainedAt {
 		o.wakeWaiters()
 	}
 	for _, e := range batch {
@@ -117,8 +166,26 @@ func (o *outbox) take(n int) []*entry {
 	return batch
 }
 
-// requeue puts back, at the head and in their order, messages the broker did not acknowledge. A
-// retained one superseded by a newer pending value is dropped: the newer value will be sent.
+// advance drops a lane's first k entries (taken). An emptied lane keeps its backing array for the
+// next messages unless a burst made it large; the dropped entries are cleared either way, so that
+// their payloads can be collected.
+func advance(lane []*entry, k int) []*entry {
+	clear(lane[:k])
+	switch {
+	case k < len(lane):
+		return lane[k:]
+	case cap(lane) > 1024:
+		return nil
+	}
+	return lane[:0]
+}
+
+// pending is the number of messages waiting in both lanes; o.mu must be held.
+func (o *outbox) pending() int { return len(o.queue) + len(o.restated) - o.stale }
+
+// requeue puts back, at the head of the live lane and in their order, messages the broker did not
+// acknowledge (restated ones too: they were sent already once). A retained one superseded by a
+// newer pending value is dropped: the newer value will be sent.
 func (o *outbox) requeue(failed []*entry) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -147,7 +214,7 @@ func (o *outbox) requeue(failed []*entry) {
 func (o *outbox) above(n int) <-chan struct{} {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.queue) <= n {
+	if o.pending() <= n {
 		return nil
 	}
 	if o.drained == nil {
@@ -176,7 +243,7 @@ func (o *outbox) wakeWaiters() {
 func (o *outbox) len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.queue)
+	return o.pending()
 }
 
 // droppedEvents returns how many events were dropped over the bound so far.

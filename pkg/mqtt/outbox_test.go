@@ -90,3 +90,61 @@ func TestOutboxBoundsEventBytes(t *testing.T) {
 		t.Errorf("drained outbox still counts %d events, %d bytes", o.events, o.eventBytes)
 	}
 }
+
+// A republish waits behind live changes, however much of it is queued, and a live value for a
+// topic the republish holds replaces it: it leaves once, in the live lane, never after an older
+// value of its own topic.
+func TestOutboxRestatedWaitsBehindLive(t *testing.T) {
+	o := newOutbox(10)
+	o.restate(retained("c/config", "c1"), retained("a/state", "locked"), retained("b/state", "locked"),
+		event("e", "restated-event-is-live"))
+	o.push(retained("x/state", "open"), event("x/event", "1"))
+	o.push(retained("a/state", "unlocked")) // newer than the restated a/state
+	o.restate(retained("x/state", "open-again"), retained("b/state", "locked2"))
+	if got := o.len(); got != 6 {
+		t.Errorf("len = %d, want 6 (the superseded restated value is not pending)", got)
+	}
+	first := o.take(3)
+	var got []string
+	for _, e := range first {
+		got = append(got, fmt.Sprintf("%s=%s", e.msg.Topic, e.msg.Payload))
+	}
+	got = append(got, drain(o)...)
+	want := []string{"e=restated-event-is-live", "x/state=open-again", "x/event=1", "a/state=unlocked",
+		"c/config=c1", "b/state=locked2"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if o.len() != 0 || o.stale != 0 || len(o.retained) != 0 {
+		t.Errorf("outbox not empty after drain: len=%d stale=%d retained=%d", o.len(), o.stale, len(o.retained))
+	}
+}
+
+// A restated message the broker did not acknowledge goes back ahead of everything (it was sent
+// once), unless a live value for its topic arrived meanwhile.
+func TestOutboxRequeueRestated(t *testing.T) {
+	o := newOutbox(10)
+	o.restate(retained("a/config", "a"), retained("b/config", "b"))
+	batch := o.take(2)
+	o.push(retained("b/config", "b-live"), retained("z/state", "z"))
+	o.requeue(batch)
+	want := []string{"a/config=a", "b/config=b-live", "z/state=z"}
+	if diff := cmp.Diff(want, drain(o)); diff != "" {
+		t.Errorf("queue (-want +got):\n%s", diff)
+	}
+}
+
+// Taking drops the lanes' references to what was taken, so that a payload sent is not held.
+func TestOutboxTakeReleasesEntries(t *testing.T) {
+	o := newOutbox(10)
+	o.push(retained("a", "1"), retained("b", "2"), retained("c", "3"))
+	o.restate(retained("d", "4"), retained("e", "5"))
+	backing, restated := o.queue[:3], o.restated[:2]
+	o.take(2)
+	o.take(2)
+	for i, e := range append(backing[:2:2], restated[:1]...) {
+		if e != nil {
+			t.Errorf("taken entry %d (%s) still referenced by its lane", i, e.msg.Topic)
+		}
+	}
+}

@@ -26,6 +26,7 @@ const password = "correct horse battery"
 type nopPublisher struct{}
 
 func (nopPublisher) Publish(...state.Message) {}
+func (nopPublisher) Restate(...state.Message) {}
 
 // commander records the commands submitted and answers each ok.
 type commander struct {
