@@ -18,14 +18,14 @@ import (
 // whatever its lane; a live one for a topic pending in the restated lane replaces it and takes the
 // live lane, so a newer value never leaves after an older one.
 type outbox struct {
-	mu        sync.Mutex
-	queue     []*entry          // live changes, in order
-	restated  []*entry          // restated retained messages, sent when queue is empty
-	stale     int               // entries in restated superseded by a live value, skipped by take
-	retained  map[string]*entry // pending retained entry per topic, in either lane
-	events    int               // non-retained entries in queue
+	mu       sync.Mutex
+	live     lane              // live changes, in order
+	restated lane              // restated retained messages, sent when live is empty
+	retained map[string]*entry // pending retained entry per topic, in either lane
+	// events is the pending events (all in live), oldest first: the next to drop over the bound.
+	events    []*entry
 	maxEvents int
-	// eventBytes is the topic and payload bytes of the events in queue, at most maxEventBytes.
+	// eventBytes is the topic and payload bytes of the pending events, at most maxEventBytes.
 	eventBytes, maxEventBytes int
 	dropped                   uint64
 	// wake is signalled (without blocking) whenever messages are added.
@@ -39,9 +39,9 @@ type outbox struct {
 
 type entry struct {
 	msg state.Message
-	// restated: the entry waits in the restated lane. stale: it was superseded there by a live
-	// message for its topic and is no longer pending.
-	restated, stale bool
+	// restated: the entry waits in the restated lane. gone: it was removed from its lane
+	// (superseded there by a live value, or an event dropped over the bound) and is skipped.
+	restated, gone bool
 }
 
 // maxQueuedEventBytes bounds the bytes of the events held during an outage: 10,000 events of the
@@ -50,7 +50,7 @@ const maxQueuedEventBytes = 8 << 20
 
 func newOutbox(maxEvents int) *outbox {
 	return &outbox{retained: map[string]*entry{}, maxEvents: maxEvents, maxEventBytes: maxQueuedEventBytes,
-		wake: make(chan struct{}, 1)}
+		live: lane{minGone: compactAfter}, restated: lane{minGone: compactAfter}, wake: make(chan struct{}, 1)}
 }
 
 // eventSize is what an event costs against maxEventBytes.
@@ -66,20 +66,20 @@ func (o *outbox) push(msgs ...state.Message) (dropped int) {
 					e.msg = m
 					continue
 				}
-				e.stale = true // the restated value is older: this one goes, and in the live lane
-				o.stale++
+				o.restated.remove(e) // older than m: m goes instead, and in the live lane
 			}
 			e := &entry{msg: m}
 			o.retained[m.Topic] = e
-			o.queue = append(o.queue, e)
+			o.live.add(e)
 			continue
 		}
-		for o.events > 0 && (o.events >= o.maxEvents || o.eventBytes+eventSize(m) > o.maxEventBytes) {
+		for len(o.events) > 0 && (len(o.events) >= o.maxEvents || o.eventBytes+eventSize(m) > o.maxEventBytes) {
 			o.dropOldestEvent()
 			dropped++
 		}
-		o.queue = append(o.queue, &entry{msg: m})
-		o.events++
+		e := &entry{msg: m}
+		o.live.add(e)
+		o.events = append(o.events, e)
 		o.eventBytes += eventSize(m)
 	}
 	o.dropped += uint64(dropped)
@@ -104,7 +104,7 @@ func (o *outbox) restate(msgs ...state.Message) (dropped int) {
 		}
 		e := &entry{msg: m, restated: true}
 		o.retained[m.Topic] = e
-		o.restated = append(o.restated, e)
+		o.restated.add(e)
 	}
 	o.mu.Unlock()
 	if len(live) > 0 {
@@ -122,15 +122,14 @@ func (o *outbox) signal() {
 	}
 }
 
+// dropOldestEvent drops the oldest pending event, in constant time: during an outage with
+// thousands of locks it runs for every event, under the keeper's lock.
 func (o *outbox) dropOldestEvent() {
-	for i, e := range o.queue {
-		if !e.msg.Retain {
-			o.queue = append(o.queue[:i], o.queue[i+1:]...)
-			o.events--
-			o.eventBytes -= eventSize(e.msg)
-			return
-		}
-	}
+	e := o.events[0]
+	o.events[0] = nil
+	o.events = o.events[1:]
+	o.eventBytes -= eventSize(e.msg)
+	o.live.remove(e)
 }
 
 // take removes up to n messages: the live lane's first, then the restated lane's. A retained
@@ -138,50 +137,30 @@ func (o *outbox) dropOldestEvent() {
 func (o *outbox) take(n int) []*entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	k := min(n, len(o.queue))
-	batch := make([]*entry, k, min(n, o.pending()))
-	copy(batch, o.queue[:k])
-	o.queue = advance(o.queue, k)
-	i := 0
-	for ; len(batch) < n && i < len(o.restated); i++ {
-		if e := o.restated[i]; e.stale {
-			o.stale--
-		} else {
-			e.restated = false
-			batch = append(batch, e)
-		}
+	batch := o.live.take(make([]*entry, 0, min(n, o.pending())), n)
+	live := len(batch)
+	batch = o.restated.take(batch, n)
+	for _, e := range batch[live:] {
+		e.restated = false
 	}
-	o.restated = advance(o.restated, i)
 	if o.drained != nil && o.pending() <= o.drainedAt {
 		o.wakeWaiters()
 	}
 	for _, e := range batch {
 		if e.msg.Retain {
 			delete(o.retained, e.msg.Topic)
-		} else {
-			o.events--
+		} else { // the oldest pending event: the live lane and events have the same order
+			o.events[0] = nil
+			o.events = o.events[1:]
 			o.eventBytes -= eventSize(e.msg)
 		}
 	}
+	o.events = advance(o.events, 0)
 	return batch
 }
 
-// advance drops a lane's first k entries (taken). An emptied lane keeps its backing array for the
-// next messages unless a burst made it large; the dropped entries are cleared either way, so that
-// their payloads can be collected.
-func advance(lane []*entry, k int) []*entry {
-	clear(lane[:k])
-	switch {
-	case k < len(lane):
-		return lane[k:]
-	case cap(lane) > 1024:
-		return nil
-	}
-	return lane[:0]
-}
-
 // pending is the number of messages waiting in both lanes; o.mu must be held.
-func (o *outbox) pending() int { return len(o.queue) + len(o.restated) - o.stale }
+func (o *outbox) pending() int { return o.live.len() + o.restated.len() }
 
 // requeue puts back, at the head of the live lane and in their order, messages the broker did not
 // acknowledge (restated ones too: they were sent already once). A retained one superseded by a
@@ -190,6 +169,7 @@ func (o *outbox) requeue(failed []*entry) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	keep := make([]*entry, 0, len(failed))
+	var events []*entry
 	for _, e := range failed {
 		if e.msg.Retain {
 			if _, superseded := o.retained[e.msg.Topic]; superseded {
@@ -197,13 +177,14 @@ func (o *outbox) requeue(failed []*entry) {
 			}
 			o.retained[e.msg.Topic] = e
 		} else {
-			o.events++
+			events = append(events, e)
 			o.eventBytes += eventSize(e.msg)
 		}
 		keep = append(keep, e)
 	}
-	o.queue = append(keep, o.queue...)
-	for o.events > 0 && (o.events > o.maxEvents || o.eventBytes > o.maxEventBytes) {
+	o.live.prepend(keep)
+	o.events = append(events, o.events...)
+	for len(o.events) > 0 && (len(o.events) > o.maxEvents || o.eventBytes > o.maxEventBytes) {
 		o.dropOldestEvent()
 		o.dropped++
 	}

@@ -32,8 +32,8 @@ func TestOutboxCoalescesStateKeepsEvents(t *testing.T) {
 	if diff := cmp.Diff(want, drain(o)); diff != "" {
 		t.Errorf("queue (-want +got):\n%s", diff)
 	}
-	if o.len() != 0 || o.events != 0 || len(o.retained) != 0 {
-		t.Errorf("outbox not empty after drain: len=%d events=%d retained=%d", o.len(), o.events, len(o.retained))
+	if o.len() != 0 || len(o.events) != 0 || len(o.retained) != 0 {
+		t.Errorf("outbox not empty after drain: len=%d events=%d retained=%d", o.len(), len(o.events), len(o.retained))
 	}
 }
 
@@ -75,19 +75,19 @@ func TestOutboxBoundsEventBytes(t *testing.T) {
 	for i := range 10 {
 		dropped += o.push(event("e", fmt.Sprint(i)+big))
 	}
-	if o.eventBytes > 100 || o.events != 3 || dropped != 7 {
+	if o.eventBytes > 100 || len(o.events) != 3 || dropped != 7 {
 		t.Errorf("after 10 events of 32 bytes within 100: %d events, %d bytes, %d dropped; want 3, ≤100, 7",
-			o.events, o.eventBytes, dropped)
+			len(o.events), o.eventBytes, dropped)
 	}
 	batch := o.take(2)
 	o.push(event("e", "x"+big))
 	o.requeue(batch)
-	if o.eventBytes > 100 || o.eventBytes != 32*o.events {
-		t.Errorf("after requeue: %d events, %d bytes", o.events, o.eventBytes)
+	if o.eventBytes > 100 || o.eventBytes != 32*len(o.events) {
+		t.Errorf("after requeue: %d events, %d bytes", len(o.events), o.eventBytes)
 	}
 	drain(o)
-	if o.eventBytes != 0 || o.events != 0 {
-		t.Errorf("drained outbox still counts %d events, %d bytes", o.events, o.eventBytes)
+	if o.eventBytes != 0 || len(o.events) != 0 {
+		t.Errorf("drained outbox still counts %d events, %d bytes", len(o.events), o.eventBytes)
 	}
 }
 
@@ -115,8 +115,8 @@ func TestOutboxRestatedWaitsBehindLive(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
-	if o.len() != 0 || o.stale != 0 || len(o.retained) != 0 {
-		t.Errorf("outbox not empty after drain: len=%d stale=%d retained=%d", o.len(), o.stale, len(o.retained))
+	if o.len() != 0 || o.restated.gone != 0 || len(o.retained) != 0 {
+		t.Errorf("outbox not empty after drain: len=%d stale=%d retained=%d", o.len(), o.restated.gone, len(o.retained))
 	}
 }
 
@@ -139,7 +139,7 @@ func TestOutboxTakeReleasesEntries(t *testing.T) {
 	o := newOutbox(10)
 	o.push(retained("a", "1"), retained("b", "2"), retained("c", "3"))
 	o.restate(retained("d", "4"), retained("e", "5"))
-	backing, restated := o.queue[:3], o.restated[:2]
+	backing, restated := o.live.entries[:3], o.restated.entries[:2]
 	o.take(2)
 	o.take(2)
 	for i, e := range append(backing[:2:2], restated[:1]...) {
