@@ -54,7 +54,7 @@ func (l *lane) take(batch []*entry, n int) []*entry {
 // prepend puts entries back at the head, in their order.
 func (l *lane) prepend(es []*entry) { l.entries = append(es, l.entries...) }
 
-// advance drops a slice's first k entries (taken). An emptied slice keeps its backing array for
+// advance drops a slice's first k entries (taken or dropped). An emptied slice keeps its backing array for
 // the next entries unless a burst made it large; the dropped entries are cleared either way, so
 // that their payloads can be collected.
 func advance(s []*entry, k int) []*entry {

@@ -126,8 +126,7 @@ func (o *outbox) signal() {
 // thousands of locks it runs for every event, under the keeper's lock.
 func (o *outbox) dropOldestEvent() {
 	e := o.events[0]
-	o.events[0] = nil
-	o.events = o.events[1:]
+	o.events = advance(o.events, 1)
 	o.eventBytes -= eventSize(e.msg)
 	o.live.remove(e)
 }
@@ -146,16 +145,16 @@ func (o *outbox) take(n int) []*entry {
 	if o.drained != nil && o.pending() <= o.drainedAt {
 		o.wakeWaiters()
 	}
+	events := 0 // taken: the oldest pending, since the live lane and events have the same order
 	for _, e := range batch {
 		if e.msg.Retain {
 			delete(o.retained, e.msg.Topic)
-		} else { // the oldest pending event: the live lane and events have the same order
-			o.events[0] = nil
-			o.events = o.events[1:]
+		} else {
+			events++
 			o.eventBytes -= eventSize(e.msg)
 		}
 	}
-	o.events = advance(o.events, 0)
+	o.events = advance(o.events, events)
 	return batch
 }
 
