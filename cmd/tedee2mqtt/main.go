@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -17,6 +18,22 @@ import (
 // (docs/benchmarks.md). A soft limit: past it the collector runs more often, it never fails.
 const defaultMemoryLimit = 48 << 20
 
+// procs is how many goroutines run at once (GOMAXPROCS) given the runtime's default, unless the
+// GOMAXPROCS variable sets it. On two CPUs (a small host, or a container limited to two) the
+// service runs one: the broker, and often Home Assistant, share those CPUs, and with a second P
+// every hand-over between goroutines (handler, outbox, paho, the connection's writer) may wake an
+// idle P whose thread spins looking for work. Measured there with 1,000 locks flat out: 270 ->
+// 176 us of CPU per webhook, 0.90 -> 0.96 of a passthrough's throughput, the answer's p99 17 ->
+// 13.5 ms; the cost is the tail while thousands of locks are first seen at once (10,000 in a
+// minute: answer p99 17-20 -> 33-35 ms, docs/benchmarks.md step 13). Larger hosts keep the default:
+// nothing was measured there.
+func procs(runtimeDefault int) int {
+	if runtimeDefault <= 2 {
+		return 1
+	}
+	return runtimeDefault
+}
+
 func main() {
 	// A log reader that goes away (a closed pipe on stderr) must not stop a door lock's bridge: Go
 	// exits on SIGPIPE from a write to stdout or stderr unless the signal is ignored; then the
@@ -24,6 +41,9 @@ func main() {
 	signal.Ignore(syscall.SIGPIPE)
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(procs(runtime.GOMAXPROCS(0)))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -624,3 +624,12 @@ func TestCountProblems(t *testing.T) {
 		t.Errorf("countProblems(3) = %q", got)
 	}
 }
+
+// On two CPUs the service runs one P (see procs); elsewhere the runtime's default stands.
+func TestProcs(t *testing.T) {
+	for _, c := range []struct{ runtimeDefault, want int }{{1, 1}, {2, 1}, {3, 3}, {8, 8}} {
+		if got := procs(c.runtimeDefault); got != c.want {
+			t.Errorf("procs(%d) = %d, want %d", c.runtimeDefault, got, c.want)
+		}
+	}
+}
