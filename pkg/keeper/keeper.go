@@ -165,8 +165,8 @@ const republishBatch = 10
 // Assistant is not sent 70,000 configs at once and live changes are not queued behind them; it
 // returns false to stop the republish (at shutdown). Each batch is the state as it is then, and
 // goes out through Restate: a change made meanwhile may leave before batches queued earlier, but a
-// topic's value never after an older one. Paced republishes run one at a time. It is for the broker connection coming back and
-// Home Assistant's birth.
+// topic's value never after an older one. Paced republishes run one at a time. It is for the
+// broker connection coming back and Home Assistant's birth.
 func (k *Keeper) RepublishPaced(discoveryOnly bool, pace func(messages int) bool) {
 	k.republishPaced(nil, true, discoveryOnly, pace)
 }

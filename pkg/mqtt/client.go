@@ -241,19 +241,17 @@ func (c *Client) onConnectionLost(_ paho.Client, err error) {
 func (c *Client) Connected() bool { return c.connected.Load() && c.paho.IsConnectionOpen() }
 
 // Publish queues messages for delivery and returns at once. It never blocks on the broker.
-func (c *Client) Publish(msgs ...state.Message) {
-	if dropped := c.out.push(msgs...); dropped > 0 {
-		c.log.Warn("event queue full during broker outage, dropped oldest events",
-			zap.Int("dropped", dropped), zap.Uint64("dropped_total", c.out.droppedEvents()))
-	}
-}
+func (c *Client) Publish(msgs ...state.Message) { c.warnDropped(c.out.push(msgs...)) }
 
 // Restate queues retained messages that publish again what was published before (a republish),
 // and returns at once. They are sent after everything Publish queues, whenever it was queued, so
 // that a republish of thousands of configs does not delay a live change; a topic has one pending
 // value, the newest, whichever method queued it. Non-retained messages are queued as Publish does.
-func (c *Client) Restate(msgs ...state.Message) {
-	if dropped := c.out.restate(msgs...); dropped > 0 {
+func (c *Client) Restate(msgs ...state.Message) { c.warnDropped(c.out.restate(msgs...)) }
+
+// warnDropped tells the user of events the outbox dropped over its bound while queueing.
+func (c *Client) warnDropped(dropped int) {
+	if dropped > 0 {
 		c.log.Warn("event queue full during broker outage, dropped oldest events",
 			zap.Int("dropped", dropped), zap.Uint64("dropped_total", c.out.droppedEvents()))
 	}

@@ -136,12 +136,7 @@ func (o *outbox) dropOldestEvent() {
 func (o *outbox) take(n int) []*entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	batch := o.live.take(make([]*entry, 0, min(n, o.pending())), n)
-	live := len(batch)
-	batch = o.restated.take(batch, n)
-	for _, e := range batch[live:] {
-		e.restated = false
-	}
+	batch := o.restated.take(o.live.take(make([]*entry, 0, min(n, o.pending())), n), n)
 	if o.drained != nil && o.pending() <= o.drainedAt {
 		o.wakeWaiters()
 	}
@@ -174,6 +169,7 @@ func (o *outbox) requeue(failed []*entry) {
 			if _, superseded := o.retained[e.msg.Topic]; superseded {
 				continue
 			}
+			e.restated = false // back in the live lane, whichever it left
 			o.retained[e.msg.Topic] = e
 		} else {
 			events = append(events, e)
